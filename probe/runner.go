@@ -1,0 +1,202 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// ErrDeadline is the cause a run's context carries when --deadline ends it.
+var ErrDeadline = errors.New("run deadline reached")
+
+// ErrInterrupted is the cause a run's context carries when the user stops it.
+var ErrInterrupted = errors.New("interrupted")
+
+// Runner probes the endpoints of a configuration concurrently. It is the only
+// place in msgprobe that starts goroutines.
+type Runner struct {
+	// Concurrency bounds how many endpoints are probed at once; 0 means 64.
+	Concurrency int
+	// Options are handed to every prober.
+	Options *Options
+	// Probe makes one attempt; nil means Probe, the prober of the endpoint's
+	// kind. Tests replace it.
+	Probe ProbeFunc
+	// Progress, when set, is called from one goroutine after each endpoint
+	// finishes.
+	Progress func(done, total int)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Grace is how long Run waits for probers after ctx ends before it
+	// reports what is still running as canceled; 0 means 250ms. Probers
+	// honour ctx, so this is a safety net, not a timeout.
+	Grace time.Duration
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now == nil {
+		return time.Now()
+	}
+	return r.Now()
+}
+
+// Run probes every control and service endpoint of cfg and judges them. The
+// attempts of one endpoint run one after another, each bounded by the
+// endpoint's timeout; ctx bounds the whole run. When ctx ends early, what was
+// measured is kept and what was not is reported down with class canceled.
+// Results come back in configuration order whatever order they finished in.
+func (r *Runner) Run(ctx context.Context, cfg *Config) *Report {
+	started := r.now()
+	eps := make([]*Endpoint, 0, len(cfg.Controls))
+	eps = append(eps, cfg.Controls...)
+	for _, s := range cfg.Services {
+		eps = append(eps, s.Endpoints...)
+	}
+	attempts := r.probeAll(ctx, eps)
+
+	now := r.now()
+	rep := &Report{StartedAt: started, Controls: make([]EndpointResult, len(cfg.Controls))}
+	for i, ep := range cfg.Controls {
+		rep.Controls[i] = JudgeEndpoint(ep, attempts[i], now)
+	}
+	next := len(cfg.Controls)
+	rep.Services = make([]ServiceResult, len(cfg.Services))
+	for i, s := range cfg.Services {
+		res := make([]EndpointResult, len(s.Endpoints))
+		for j, ep := range s.Endpoints {
+			res[j] = JudgeEndpoint(ep, attempts[next], now)
+			next++
+		}
+		rep.Services[i] = JudgeService(s, res)
+	}
+	JudgeRun(rep)
+	rep.Duration = r.now().Sub(started)
+	return rep
+}
+
+type finished struct {
+	index    int
+	attempts []Attempt
+}
+
+// probeAll probes eps through a pool of workers and returns their attempts by
+// index. Workers hand results to this goroutine over a buffered channel, so
+// the hot path takes no lock.
+func (r *Runner) probeAll(ctx context.Context, eps []*Endpoint) [][]Attempt {
+	out := make([][]Attempt, len(eps))
+	if len(eps) == 0 {
+		return out
+	}
+	workers := r.Concurrency
+	if workers <= 0 {
+		workers = 64
+	}
+	workers = min(workers, len(eps))
+
+	jobs := make(chan int)
+	results := make(chan finished, len(eps))
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	for range workers {
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				results <- finished{i, r.probeEndpoint(ctx, eps[i])}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for i := range eps {
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	done := make([]bool, len(eps))
+	count := 0
+	var grace <-chan time.Time
+	ctxDone := ctx.Done()
+	for count < len(eps) {
+		select {
+		case f := <-results:
+			out[f.index], done[f.index] = f.attempts, true
+			count++
+			if r.Progress != nil {
+				r.Progress(count, len(eps))
+			}
+			continue
+		case <-ctxDone:
+			// Endpoints never handed to a worker will not come back; give
+			// the running ones a moment to notice ctx and report.
+			ctxDone = nil
+			g := r.Grace
+			if g <= 0 {
+				g = 250 * time.Millisecond
+			}
+			t := time.NewTimer(g)
+			defer t.Stop()
+			grace = t.C
+			continue
+		case <-grace:
+		}
+		break
+	}
+	// The channel still holds what finished before the grace ended.
+	for {
+		select {
+		case f := <-results:
+			out[f.index], done[f.index] = f.attempts, true
+			continue
+		default:
+		}
+		break
+	}
+	for i, ep := range eps {
+		if !done[i] {
+			out[i] = canceledAttempts(ctx, ep, nil)
+		}
+	}
+	return out
+}
+
+// probeEndpoint makes the endpoint's attempts one after another.
+func (r *Runner) probeEndpoint(ctx context.Context, ep *Endpoint) []Attempt {
+	probe := r.Probe
+	if probe == nil {
+		probe = Probe
+	}
+	samples := max(ep.Samples, 1)
+	attempts := make([]Attempt, 0, samples)
+	for range samples {
+		if ctx.Err() != nil {
+			return canceledAttempts(ctx, ep, attempts)
+		}
+		actx, cancel := context.WithTimeout(ctx, ep.Timeout)
+		a := probe(actx, ep, r.Options)
+		cancel()
+		if a.Failure != nil && ctx.Err() != nil {
+			// The run ended during this attempt: it was cut short, whatever
+			// error the cut produced.
+			a.Failure = &Failure{Class: ClassCanceled, Phase: a.Failure.Phase, Err: context.Cause(ctx)}
+		}
+		attempts = append(attempts, a)
+	}
+	return attempts
+}
+
+// canceledAttempts fills the attempts the run had no time for.
+func canceledAttempts(ctx context.Context, ep *Endpoint, have []Attempt) []Attempt {
+	cause := context.Cause(ctx)
+	if cause == nil {
+		cause = context.Canceled
+	}
+	for len(have) < max(ep.Samples, 1) {
+		have = append(have, Attempt{Failure: &Failure{Class: ClassCanceled, Err: cause}})
+	}
+	return have
+}

@@ -1,0 +1,171 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func testConfig(services, perService, samples int) *Config {
+	cfg := &Config{}
+	for i := range services {
+		s := &Service{Name: fmt.Sprintf("s%d", i)}
+		for j := range perService {
+			ep := testEndpoint(fmt.Sprintf("s%d-e%d", i, j))
+			ep.Samples = samples
+			ep.Service = s.Name
+			s.Endpoints = append(s.Endpoints, ep)
+		}
+		cfg.Services = append(cfg.Services, s)
+	}
+	return cfg
+}
+
+func TestRunnerOrderAndConcurrency(t *testing.T) {
+	cfg := testConfig(10, 5, 2)
+	var running, peak, calls atomic.Int32
+	release := make(chan struct{})
+	probe := func(ctx context.Context, ep *Endpoint, _ *Options) Attempt {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		// Hold the first four attempts until the pool is full.
+		if calls.Add(1) == 4 {
+			close(release)
+		}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return Attempt{Timings: Timings{Total: time.Millisecond}}
+	}
+	r := &Runner{Concurrency: 4, Probe: probe}
+	rep := r.Run(context.Background(), cfg)
+	if got := peak.Load(); got > 4 {
+		t.Errorf("peak concurrency %d, want at most 4", got)
+	}
+	if got := calls.Load(); got != 100 {
+		t.Errorf("%d attempts, want 100 (50 endpoints × 2)", got)
+	}
+	for i, s := range rep.Services {
+		if s.Service != cfg.Services[i] {
+			t.Fatalf("service %d out of order", i)
+		}
+		for j, e := range s.Endpoints {
+			if e.Endpoint != cfg.Services[i].Endpoints[j] || len(e.Attempts) != 2 || e.Status != Up {
+				t.Fatalf("endpoint %d/%d: %+v", i, j, e)
+			}
+		}
+	}
+	if rep.Status != Up || rep.Summary.Up != 10 {
+		t.Errorf("status %s summary %+v", rep.Status, rep.Summary)
+	}
+}
+
+func TestRunnerAttemptTimeout(t *testing.T) {
+	cfg := testConfig(1, 1, 2)
+	cfg.Services[0].Endpoints[0].Timeout = 20 * time.Millisecond
+	probe := func(ctx context.Context, ep *Endpoint, _ *Options) Attempt {
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("attempt context has no deadline")
+		}
+		<-ctx.Done()
+		return Attempt{Failure: &Failure{Class: ClassTimeout, Phase: PhaseConnect, Err: ctx.Err()}}
+	}
+	rep := (&Runner{Probe: probe}).Run(context.Background(), cfg)
+	e := rep.Services[0].Endpoints[0]
+	if e.Status != Down || e.Reason != "2/2 attempts timed out at connect" {
+		t.Errorf("got %s %q", e.Status, e.Reason)
+	}
+}
+
+func TestRunnerDeadlineCancels(t *testing.T) {
+	cfg := testConfig(3, 4, 3)
+	started := make(chan struct{}, 100)
+	firstDone := make(chan struct{})
+	var firstCalls atomic.Int32
+	probe := func(ctx context.Context, ep *Endpoint, _ *Options) Attempt {
+		if ep.Name == "s0-e0" {
+			// The last of its three attempts: it finishes before the cut.
+			if firstCalls.Add(1) == 3 {
+				close(firstDone)
+			}
+			return Attempt{Timings: Timings{Total: time.Millisecond}}
+		}
+		started <- struct{}{}
+		<-ctx.Done()
+		return Attempt{Failure: &Failure{Class: ClassTimeout, Phase: PhaseTLS, Err: ctx.Err()}}
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() {
+		<-firstDone
+		<-started
+		cancel(ErrDeadline)
+	}()
+	done := make(chan *Report)
+	go func() { done <- (&Runner{Concurrency: 2, Probe: probe}).Run(ctx, cfg) }()
+	var rep *Report
+	select {
+	case rep = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not end after its context was canceled")
+	}
+	if e := rep.Services[0].Endpoints[0]; e.Status != Up {
+		t.Errorf("finished endpoint: %s %q", e.Status, e.Reason)
+	}
+	for _, s := range rep.Services {
+		for _, e := range s.Endpoints[1:] {
+			if e.Status != Down || len(e.Attempts) != 3 {
+				t.Fatalf("%s: %s with %d attempts", e.Endpoint.Name, e.Status, len(e.Attempts))
+			}
+			for _, a := range e.Attempts {
+				if a.Failure == nil || a.Failure.Class != ClassCanceled || !errors.Is(a.Failure, ErrDeadline) {
+					t.Fatalf("%s: attempt %+v, want canceled by the deadline", e.Endpoint.Name, a.Failure)
+				}
+			}
+		}
+	}
+}
+
+// A prober that ignores its context must not hold the run past its end.
+func TestRunnerGraceForStuckProber(t *testing.T) {
+	cfg := testConfig(1, 2, 1)
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) })
+	probe := func(ctx context.Context, ep *Endpoint, _ *Options) Attempt {
+		<-block
+		return Attempt{}
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(ErrInterrupted)
+	done := make(chan *Report)
+	go func() { done <- (&Runner{Probe: probe, Grace: 10 * time.Millisecond}).Run(ctx, cfg) }()
+	select {
+	case rep := <-done:
+		if rep.Status != Down {
+			t.Errorf("status %s, want down", rep.Status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run waited for a stuck prober")
+	}
+}
+
+func TestRunnerControls(t *testing.T) {
+	cfg := testConfig(2, 1, 1)
+	cfg.Controls = []*Endpoint{testEndpoint("c1"), testEndpoint("c2")}
+	probe := func(ctx context.Context, ep *Endpoint, _ *Options) Attempt {
+		return Attempt{Failure: &Failure{Class: ClassNetworkUnreachable, Phase: PhaseConnect, Err: errors.New("network is unreachable")}}
+	}
+	rep := (&Runner{Probe: probe}).Run(context.Background(), cfg)
+	if rep.Status != Unknown || rep.Note == "" || len(rep.Controls) != 2 {
+		t.Errorf("got %s %q controls %d", rep.Status, rep.Note, len(rep.Controls))
+	}
+}

@@ -1,0 +1,23 @@
+package probe
+
+import (
+	"context"
+	"time"
+)
+
+// probeTCP connects to ep and hangs up: the endpoint is up when it accepts
+// a connection.
+func probeTCP(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
+	a.Start = opt.now()
+	start := time.Now()
+	defer func() { a.Timings.Total = time.Since(start) }()
+
+	conn, f := dial(ctx, ep, opt, &a.Timings)
+	if f != nil {
+		a.Failure = f
+		return a
+	}
+	a.RemoteAddr = conn.RemoteAddr().String()
+	_ = conn.Close()
+	return a
+}

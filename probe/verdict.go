@@ -1,0 +1,448 @@
+package probe
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// JudgeEndpoint turns the attempts at one endpoint into its verdict. It is a
+// pure function of its arguments; now is the clock certificates are judged by.
+func JudgeEndpoint(ep *Endpoint, attempts []Attempt, now time.Time) EndpointResult {
+	r := EndpointResult{Endpoint: ep, Attempts: attempts}
+	var ok []Attempt
+	canceled := false
+	for i := range attempts {
+		a := &attempts[i]
+		if a.HTTPStatus != 0 {
+			r.HTTPStatus = a.HTTPStatus
+		}
+		if a.TLS != nil {
+			r.TLS = a.TLS
+		}
+		if a.OK() {
+			ok = append(ok, *a)
+			continue
+		}
+		r.Failures++
+		if a.Failure.Class == ClassCanceled {
+			canceled = true
+		}
+		r.Errors = addError(r.Errors, a.Failure)
+	}
+	if len(ok) > 0 {
+		r.Latency, r.Phases = summarise(ok)
+	}
+	if r.TLS != nil && !r.TLS.NotAfter.IsZero() {
+		r.DaysLeft = daysLeft(r.TLS.NotAfter, now)
+	}
+
+	var reasons []string
+	switch {
+	case len(attempts) == 0:
+		r.Status = Down
+		reasons = append(reasons, "not probed")
+	case canceled:
+		// An endpoint the run did not let finish is down: a partial sample
+		// says nothing reliable about it.
+		r.Status = Down
+		reasons = append(reasons, failureReason(r.Errors, len(attempts)))
+	case r.Failures == len(attempts):
+		r.Status = Down
+		reasons = append(reasons, failureReason(r.Errors, len(attempts)))
+	default:
+		if r.Failures > 0 {
+			r.Status = Degraded
+			reasons = append(reasons, failureReason(r.Errors, len(attempts)))
+		}
+		if r.Latency != nil && ep.DegradedLatency > 0 && r.Latency.P50 > ep.DegradedLatency {
+			r.Status = Degraded
+			reasons = append(reasons, fmt.Sprintf("p50 %s > %s", FormatDuration(r.Latency.P50), FormatDuration(ep.DegradedLatency)))
+		}
+		if r.TLS != nil && !r.TLS.NotAfter.IsZero() && r.DaysLeft < ep.CertMinDays {
+			r.Status = Degraded
+			reasons = append(reasons, certReason(r.DaysLeft))
+		}
+	}
+	r.Reason = strings.Join(reasons, "; ")
+	return r
+}
+
+func daysLeft(notAfter, now time.Time) int {
+	d := notAfter.Sub(now)
+	if d < 0 {
+		return -int((-d) / (24 * time.Hour))
+	}
+	return int(d / (24 * time.Hour))
+}
+
+func certReason(days int) string {
+	switch {
+	case days < 0:
+		return fmt.Sprintf("certificate expired %d days ago", -days)
+	case days == 0:
+		return "certificate expires today"
+	case days == 1:
+		return "certificate expires in 1 day"
+	}
+	return fmt.Sprintf("certificate expires in %d days", days)
+}
+
+// addError counts a failure into its group, keeping first-seen order.
+func addError(errs []ErrorCount, f *Failure) []ErrorCount {
+	msg := f.Error()
+	for i := range errs {
+		if errs[i].Class == f.Class && errs[i].Phase == f.Phase && errs[i].Message == msg {
+			errs[i].Count++
+			return errs
+		}
+	}
+	return append(errs, ErrorCount{Class: f.Class, Phase: f.Phase, Message: msg, Count: 1})
+}
+
+// failureReason says in one line how the failed attempts failed, most
+// frequent cause first: "3/3 attempts refused at connect".
+func failureReason(errs []ErrorCount, total int) string {
+	type group struct {
+		class Class
+		phase Phase
+		msg   string
+		n     int
+	}
+	var groups []group
+	for _, e := range errs {
+		i := slices.IndexFunc(groups, func(g group) bool { return g.class == e.Class && g.phase == e.Phase })
+		if i < 0 {
+			groups = append(groups, group{e.Class, e.Phase, e.Message, e.Count})
+			continue
+		}
+		groups[i].n += e.Count
+	}
+	slices.SortStableFunc(groups, func(a, b group) int { return b.n - a.n })
+	parts := make([]string, len(groups))
+	for i, g := range groups {
+		noun := ""
+		if i == 0 {
+			noun = " attempts"
+		}
+		parts[i] = fmt.Sprintf("%d/%d%s %s", g.n, total, noun, describe(g.class, g.phase, g.msg))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// describe phrases one failure class for a reason line.
+func describe(c Class, p Phase, msg string) string {
+	at := " at " + string(p)
+	if p == "" {
+		at = ""
+	}
+	switch c {
+	case ClassConnectionRefused:
+		return "refused" + at
+	case ClassConnectionReset:
+		return "reset" + at
+	case ClassTimeout, ClassDNSTimeout:
+		return "timed out" + at
+	case ClassDNSNXDomain:
+		return "found no such host"
+	case ClassNetworkUnreachable:
+		return "found the network unreachable"
+	case ClassHostUnreachable:
+		return "found the host unreachable"
+	case ClassTLSCertExpired:
+		return "met an expired certificate"
+	case ClassTLSCertHostname:
+		return "met a certificate for another host"
+	case ClassTLSCertUntrusted:
+		return "met an untrusted certificate"
+	case ClassEOF:
+		return "closed by the peer" + at
+	case ClassCanceled:
+		return "canceled" + at + ": " + msg
+	case ClassHTTPStatus, ClassHTTPBody:
+		return "got " + msg
+	}
+	return "failed" + at + ": " + msg
+}
+
+// summarise computes latency statistics and phase medians over successful
+// attempts.
+func summarise(ok []Attempt) (*Latency, Timings) {
+	totals := make([]time.Duration, len(ok))
+	for i := range ok {
+		totals[i] = ok[i].Timings.Total
+	}
+	slices.Sort(totals)
+	lat := &Latency{
+		Min: totals[0],
+		P50: percentile(totals, 0.50),
+		P95: percentile(totals, 0.95),
+		Max: totals[len(totals)-1],
+	}
+	median := func(get func(*Timings) time.Duration) time.Duration {
+		vals := make([]time.Duration, 0, len(ok))
+		for i := range ok {
+			if v := get(&ok[i].Timings); v > 0 {
+				vals = append(vals, v)
+			}
+		}
+		if len(vals) == 0 {
+			return 0
+		}
+		slices.Sort(vals)
+		return percentile(vals, 0.5)
+	}
+	return lat, Timings{
+		DNS:     median(func(t *Timings) time.Duration { return t.DNS }),
+		Connect: median(func(t *Timings) time.Duration { return t.Connect }),
+		TLS:     median(func(t *Timings) time.Duration { return t.TLS }),
+		TTFB:    median(func(t *Timings) time.Duration { return t.TTFB }),
+		Total:   lat.P50,
+	}
+}
+
+// percentile is the nearest-rank percentile of sorted values: with three
+// samples, p50 is the middle one and p95 the largest.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	rank := int(p*float64(len(sorted)) + 0.999999)
+	if rank < 1 {
+		rank = 1
+	}
+	if rank > len(sorted) {
+		rank = len(sorted)
+	}
+	return sorted[rank-1]
+}
+
+// JudgeService turns endpoint verdicts into the service's verdict: down when
+// every endpoint is down or a critical one is; degraded when any endpoint is
+// not up; up otherwise. Endpoints with a role are judged together as one
+// function of the service (see judgeFunctions).
+func JudgeService(svc *Service, eps []EndpointResult) ServiceResult {
+	r := ServiceResult{Service: svc, Endpoints: eps}
+	if len(eps) == 0 {
+		r.Status, r.Reason = Down, "no endpoints"
+		return r
+	}
+	if hasRoles(eps) {
+		r.Status, r.Reason = judgeFunctions(svc, eps)
+		return r
+	}
+	down, notUp, criticalDown := 0, 0, false
+	var bad []string
+	for _, e := range eps {
+		if e.Status == Up {
+			continue
+		}
+		notUp++
+		if e.Status >= Down {
+			down++
+			if e.Endpoint.Critical {
+				criticalDown = true
+			}
+		}
+		bad = append(bad, e.Endpoint.Name+": "+e.Reason)
+	}
+	switch {
+	case down == len(eps) || criticalDown:
+		r.Status = Down
+	case notUp > 0:
+		r.Status = Degraded
+	default:
+		r.Status = Up
+	}
+	r.Reason = joinReasons(bad)
+	return r
+}
+
+// joinReasons keeps a service's reason to one readable line.
+func joinReasons(bad []string) string {
+	const most = 2
+	if len(bad) > most {
+		return strings.Join(bad[:most], "; ") + fmt.Sprintf("; +%d more", len(bad)-most)
+	}
+	return strings.Join(bad, "; ")
+}
+
+func hasRoles(eps []EndpointResult) bool {
+	for _, e := range eps {
+		if e.Endpoint.Role != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// judgeFunctions judges a service by its functions: the endpoints of one role
+// are redundant servers of one function, which is up when all of them are,
+// down when none is (or fewer than min_up are), and degraded otherwise.
+// Endpoints without a role stand alone, each a function of its own. The
+// reason names what fails and what works: "messaging down (e1, e2 refused),
+// web up".
+func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
+	type function struct {
+		name     string
+		critical bool
+		minUp    int
+		eps      []EndpointResult
+	}
+	var fns []*function
+	byName := map[string]*function{}
+	for _, e := range eps {
+		name := e.Endpoint.Role
+		if name == "" {
+			name = e.Endpoint.Name
+		}
+		f := byName[name]
+		if f == nil {
+			spec := svc.Functions[e.Endpoint.Role]
+			f = &function{name: name, critical: spec.Critical, minUp: spec.MinUp}
+			if e.Endpoint.Role == "" {
+				f.critical, f.minUp = e.Endpoint.Critical, 0
+			}
+			byName[name] = f
+			fns = append(fns, f)
+		}
+		if e.Endpoint.Critical {
+			f.critical = true
+		}
+		f.eps = append(f.eps, e)
+	}
+
+	worst, fnDown, criticalDown := Up, 0, false
+	var parts, upNames []string
+	for _, f := range fns {
+		up, down := 0, 0
+		var failing []string
+		for _, e := range f.eps {
+			switch {
+			case e.Status == Up:
+				up++
+			case e.Status >= Down:
+				down++
+				failing = append(failing, e.Endpoint.Name)
+			default:
+				failing = append(failing, e.Endpoint.Name)
+			}
+		}
+		st := Up
+		switch {
+		case up == 0 && down == len(f.eps), f.minUp > 0 && up < f.minUp:
+			st = Down
+		case up < len(f.eps):
+			st = Degraded
+		}
+		if st == Up {
+			upNames = append(upNames, f.name)
+			continue
+		}
+		if st == Down {
+			fnDown++
+			if f.critical {
+				criticalDown = true
+			}
+		}
+		worst = max(worst, Degraded)
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", f.name, st, summariseFailing(f.eps, failing)))
+	}
+	switch {
+	case fnDown == len(fns) || criticalDown:
+		worst = Down
+	}
+	if len(upNames) > 0 && len(parts) > 0 {
+		parts = append(parts, strings.Join(upNames, ", ")+" up")
+	}
+	return worst, strings.Join(parts, ", ")
+}
+
+// summariseFailing names the failing endpoints of a function with their most
+// common cause: "e1, e2 refused".
+func summariseFailing(eps []EndpointResult, failing []string) string {
+	const most = 4
+	names := failing
+	more := ""
+	if len(names) > most {
+		more = fmt.Sprintf(" +%d", len(names)-most)
+		names = names[:most]
+	}
+	cause := ""
+	for _, e := range eps {
+		if e.Status != Up && len(e.Errors) > 0 {
+			cause = " " + shortCause(e.Errors[0].Class, e.Errors[0].Phase)
+			break
+		}
+		if e.Status != Up && cause == "" {
+			cause = ": " + e.Reason
+		}
+	}
+	return strings.Join(names, ", ") + more + cause
+}
+
+func shortCause(c Class, p Phase) string {
+	switch c {
+	case ClassConnectionRefused:
+		return "refused"
+	case ClassTimeout, ClassDNSTimeout:
+		return "timed out at " + string(p)
+	}
+	return string(c)
+}
+
+// JudgeRun completes a report from its service and control verdicts: the
+// overall status is the worst service's, unless every control failed, in
+// which case the local network is the likely culprit and every service is
+// unknown.
+func JudgeRun(rep *Report) {
+	if len(rep.Controls) > 0 && allDown(rep.Controls) {
+		for i := range rep.Services {
+			rep.Services[i].Status = Unknown
+		}
+		rep.Note = "every control endpoint failed: the local network looks unreachable, so service statuses are unknown"
+	}
+	rep.Status = Up
+	rep.Summary = Summary{}
+	for _, s := range rep.Services {
+		rep.Status = max(rep.Status, s.Status)
+		switch s.Status {
+		case Up:
+			rep.Summary.Up++
+		case Degraded:
+			rep.Summary.Degraded++
+		case Down:
+			rep.Summary.Down++
+		default:
+			rep.Summary.Unknown++
+		}
+	}
+	if len(rep.Services) == 0 && rep.Note != "" {
+		rep.Status = Unknown
+	}
+}
+
+func allDown(eps []EndpointResult) bool {
+	for _, e := range eps {
+		if e.Status != Down {
+			return false
+		}
+	}
+	return true
+}
+
+// FormatDuration prints a latency the way people read one: "42ms",
+// "1.24s", "850µs".
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d >= time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%dms", d.Round(time.Millisecond)/time.Millisecond)
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	case d > 0:
+		return fmt.Sprintf("%dµs", d/time.Microsecond)
+	}
+	return "0s"
+}
