@@ -1,0 +1,590 @@
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"encoding/xml"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/fatih/color"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/msgprobe/msgprobe/probe"
+)
+
+// hostile is the fixture with names and messages that break naive
+// formatting: separators of every format, quotes, a backslash, line breaks
+// and non-ASCII letters.
+func hostile() *probe.Report {
+	r := fixture()
+	r.Services[0].Service.Name = `Whats"App, Inc.` + "\n" + `|=\`
+	r.Services[0].Endpoints[0].Endpoint.Name = `it's web|eu=1`
+	r.Services[1].Service.Name = "Сигнал ✓"
+	r.Services[1].Endpoints[0].Reason = "1/3 timed out,\n\"slow\" | p50 *1.24s* > 1s <b>"
+	r.Controls[1].Endpoint.Name = "quad9\tdns"
+	return r
+}
+
+func endpointTotal(r *probe.Report) int {
+	n := len(r.Controls)
+	for _, s := range r.Services {
+		n += len(s.Endpoints)
+	}
+	return n
+}
+
+func TestCSVReadsBack(t *testing.T) {
+	for name, r := range map[string]*probe.Report{"fixture": fixture(), "hostile": hostile()} {
+		t.Run(name, func(t *testing.T) {
+			cr := csv.NewReader(strings.NewReader(render(t, "csv", Options{}, r)))
+			cr.FieldsPerRecord = -1
+			rows, err := cr.ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 1+endpointTotal(r) {
+				t.Fatalf("%d rows, want a header and %d endpoints", len(rows), endpointTotal(r))
+			}
+			for i, row := range rows {
+				if len(row) != len(csvHeader) {
+					t.Errorf("row %d has %d columns, want %d: %q", i, len(row), len(csvHeader), row)
+				}
+			}
+			if got := rows[1][0]; got != r.Services[0].Service.Name {
+				t.Errorf("service column %q, want %q", got, r.Services[0].Service.Name)
+			}
+			last := rows[len(rows)-1]
+			if last[0] != csvControl {
+				t.Errorf("last row's service %q, want the control marker %q", last[0], csvControl)
+			}
+			for i, row := range rows[1:] {
+				if strings.ContainsAny(row[len(row)-1], "\r\n") {
+					t.Errorf("row %d: reason spans lines: %q", i+1, row[len(row)-1])
+				}
+			}
+		})
+	}
+}
+
+func TestCSVAbsentMeasurementsEmpty(t *testing.T) {
+	cr := csv.NewReader(strings.NewReader(render(t, "csv", Options{}, fixture())))
+	rows, err := cr.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for _, row := range rows[1:] {
+		if row[col["service"]] == "Telegram" && row[col["endpoint"]] == "api" {
+			if row[col["p50_ms"]] != "" || row[col["http_status"]] != "" {
+				t.Errorf("down tcp endpoint shows p50 %q, http_status %q; want both empty", row[col["p50_ms"]], row[col["http_status"]])
+			}
+			if row[col["class"]] != "connection_refused" || row[col["phase"]] != "connect" {
+				t.Errorf("class/phase %q/%q, want connection_refused/connect", row[col["class"]], row[col["phase"]])
+			}
+			return
+		}
+	}
+	t.Fatal("no Telegram/api row")
+}
+
+type xmlSuites struct {
+	Tests    int        `xml:"tests,attr"`
+	Failures int        `xml:"failures,attr"`
+	Skipped  int        `xml:"skipped,attr"`
+	Suites   []xmlSuite `xml:"testsuite"`
+}
+
+type xmlSuite struct {
+	Name     string    `xml:"name,attr"`
+	Tests    int       `xml:"tests,attr"`
+	Failures int       `xml:"failures,attr"`
+	Errors   int       `xml:"errors,attr"`
+	Skipped  int       `xml:"skipped,attr"`
+	Cases    []xmlCase `xml:"testcase"`
+}
+
+type xmlCase struct {
+	Name      string `xml:"name,attr"`
+	Classname string `xml:"classname,attr"`
+	Failure   *struct {
+		Message string `xml:"message,attr"`
+		Type    string `xml:"type,attr"`
+		Body    string `xml:",chardata"`
+	} `xml:"failure"`
+	Skipped *struct {
+		Message string `xml:"message,attr"`
+	} `xml:"skipped"`
+}
+
+func decodeJUnit(t *testing.T, opt Options, r *probe.Report) xmlSuites {
+	t.Helper()
+	var s xmlSuites
+	if err := xml.Unmarshal([]byte(render(t, "junit", opt, r)), &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestJUnitCountsAgree(t *testing.T) {
+	for _, failOn := range []probe.Status{probe.Up, probe.Degraded, probe.Down, FailNever} {
+		s := decodeJUnit(t, Options{FailOn: failOn}, hostile())
+		var tests, failures, skipped int
+		for _, suite := range s.Suites {
+			var f, sk int
+			for _, c := range suite.Cases {
+				if c.Failure != nil {
+					f++
+				}
+				if c.Skipped != nil {
+					sk++
+				}
+			}
+			if suite.Tests != len(suite.Cases) || suite.Failures != f || suite.Skipped != sk || suite.Errors != 0 {
+				t.Errorf("fail-on %v: suite %q says tests=%d failures=%d skipped=%d errors=%d, has %d cases, %d failures, %d skipped",
+					failOn, suite.Name, suite.Tests, suite.Failures, suite.Skipped, suite.Errors, len(suite.Cases), f, sk)
+			}
+			tests, failures, skipped = tests+suite.Tests, failures+suite.Failures, skipped+suite.Skipped
+		}
+		if s.Tests != tests || s.Failures != failures || s.Skipped != skipped {
+			t.Errorf("fail-on %v: testsuites says %d/%d/%d, suites add up to %d/%d/%d", failOn, s.Tests, s.Failures, s.Skipped, tests, failures, skipped)
+		}
+		if s.Tests != endpointTotal(hostile()) {
+			t.Errorf("%d test cases, want one per endpoint and control (%d)", s.Tests, endpointTotal(hostile()))
+		}
+	}
+}
+
+func TestJUnitDegradedFollowsFailOn(t *testing.T) {
+	find := func(s xmlSuites, suite, name string) xmlCase {
+		t.Helper()
+		for _, su := range s.Suites {
+			for _, c := range su.Cases {
+				if su.Name == suite && c.Name == name {
+					return c
+				}
+			}
+		}
+		t.Fatalf("no test case %s/%s", suite, name)
+		return xmlCase{}
+	}
+	for _, c := range []struct {
+		failOn         probe.Status
+		degradedFailed bool
+	}{
+		{probe.Degraded, true},
+		{probe.Down, false},
+		{FailNever, false},
+	} {
+		s := decodeJUnit(t, Options{FailOn: c.failOn}, fixture())
+		if got := find(s, "Signal", "chat").Failure != nil; got != c.degradedFailed {
+			t.Errorf("fail-on %v: degraded endpoint failed=%v, want %v", c.failOn, got, c.degradedFailed)
+		}
+		down := find(s, "Telegram", "api")
+		if down.Failure == nil || down.Failure.Type != "connection_refused" || down.Failure.Message != "3/3 attempts refused at connect" {
+			t.Errorf("fail-on %v: down endpoint's failure = %+v", c.failOn, down.Failure)
+		}
+		if !strings.Contains(down.Failure.Body, "connection refused") {
+			t.Errorf("failure body lacks the error message: %q", down.Failure.Body)
+		}
+		if un := find(s, "Olvid", "server"); un.Skipped == nil || un.Failure != nil {
+			t.Errorf("unknown endpoint is not skipped: %+v", un)
+		}
+		if ctl := find(s, "controls", "quad9"); ctl.Classname != "controls" || ctl.Failure == nil {
+			t.Errorf("down control: %+v", ctl)
+		}
+	}
+}
+
+// When every control fails the services are unknown while their endpoints
+// keep their own (mostly down) statuses: CI must see skipped tests, not
+// failures, and the note as the reason.
+func TestJUnitUnknownServiceSkipsItsEndpoints(t *testing.T) {
+	r := fixture()
+	r.Note = "every control endpoint failed"
+	for i := range r.Services {
+		r.Services[i].Status, r.Services[i].Reason = probe.Unknown, ""
+	}
+	s := decodeJUnit(t, Options{FailOn: probe.Degraded}, r)
+	for _, su := range s.Suites {
+		for _, c := range su.Cases {
+			if su.Name == "controls" {
+				continue
+			}
+			if c.Failure != nil || c.Skipped == nil || c.Skipped.Message != r.Note {
+				t.Errorf("%s/%s: failure %+v, skipped %+v; want skipped with the note", su.Name, c.Name, c.Failure, c.Skipped)
+			}
+		}
+	}
+	if s.Failures != 1 {
+		t.Errorf("%d failures, want only the down control", s.Failures)
+	}
+}
+
+func TestJSONOmitsAbsentMeasurements(t *testing.T) {
+	out := render(t, "json", Options{}, fixture())
+	if strings.Contains(out, `"http_status": 0`) {
+		t.Error(`json has "http_status": 0`)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"version", "started_at", "duration_ms", "status", "summary", "note", "controls", "services"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("top-level key %q missing", k)
+		}
+	}
+	if doc["duration_ms"] != 812.4 || doc["started_at"] != "2026-11-25T09:38:00Z" || doc["version"] != 1.0 {
+		t.Errorf("version/started_at/duration_ms = %v/%v/%v", doc["version"], doc["started_at"], doc["duration_ms"])
+	}
+	eps := map[string]map[string]any{}
+	for _, s := range doc["services"].([]any) {
+		sm := s.(map[string]any)
+		for _, e := range sm["endpoints"].([]any) {
+			eps[sm["name"].(string)+"/"+e.(map[string]any)["name"].(string)] = e.(map[string]any)
+		}
+	}
+	down := eps["Telegram/api"]
+	for _, k := range []string{"latency_ms", "phases_ms", "http_status", "tls", "role"} {
+		if _, ok := down[k]; ok {
+			t.Errorf("down tcp endpoint has %q: %v", k, down[k])
+		}
+	}
+	if _, ok := down["errors"]; !ok {
+		t.Error("down endpoint has no errors")
+	}
+	chat := eps["WhatsApp/chat"]
+	phases := chat["phases_ms"].(map[string]any)
+	if _, ok := phases["tls"]; ok {
+		t.Error("tcp endpoint has a tls phase")
+	}
+	if _, ok := chat["errors"]; ok {
+		t.Error("endpoint without failures has errors")
+	}
+	if chat["role"] != "messaging" || chat["critical"] != true {
+		t.Errorf("role/critical = %v/%v", chat["role"], chat["critical"])
+	}
+	web := eps["WhatsApp/web"]
+	if got := web["phases_ms"].(map[string]any)["ttfb"]; got != 0.0 {
+		t.Errorf("a measured phase that rounds to 0 must show as 0, got %v", got)
+	}
+	tlsInfo := web["tls"].(map[string]any)
+	if tlsInfo["version"] != "TLS 1.3" || tlsInfo["days_left"] != 46.0 || tlsInfo["not_after"] != "2027-01-10T00:00:00Z" || tlsInfo["verified"] != true {
+		t.Errorf("tls = %v", tlsInfo)
+	}
+	if lat := web["latency_ms"].(map[string]any); lat["p50"] != 42.3 || lat["p95"] != 55.1 {
+		t.Errorf("latency_ms = %v", lat)
+	}
+	if v := eps["Signal/cdn"]["tls"].(map[string]any)["verified"]; v != false {
+		t.Errorf("skipped verification not shown: verified=%v", v)
+	}
+	if !strings.HasSuffix(out, "}\n") || !strings.Contains(out, "\n  \"version\": 1,") {
+		t.Error("json is not indented by two spaces with a trailing newline")
+	}
+}
+
+func TestJSONEmptyListsAreArrays(t *testing.T) {
+	out := render(t, "json", Options{}, &probe.Report{Services: []probe.ServiceResult{{Service: &probe.Service{Name: "x"}}}})
+	for _, want := range []string{`"controls": []`, `"tags": []`, `"endpoints": []`, `"note": ""`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("json lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+func parseProm(t *testing.T, text string) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	return fams
+}
+
+func labels(m *dto.Metric) map[string]string {
+	out := map[string]string{}
+	for _, l := range m.GetLabel() {
+		out[l.GetName()] = l.GetValue()
+	}
+	return out
+}
+
+func TestPrometheusParsesBack(t *testing.T) {
+	r := hostile()
+	text := render(t, "prometheus", Options{}, r)
+	fams := parseProm(t, text)
+	for _, name := range []string{
+		"msgprobe_endpoint_up", "msgprobe_endpoint_status", "msgprobe_endpoint_latency_seconds",
+		"msgprobe_endpoint_phase_seconds", "msgprobe_endpoint_failures", "msgprobe_endpoint_attempts",
+		"msgprobe_tls_cert_not_after_timestamp_seconds", "msgprobe_service_status", "msgprobe_service_up",
+		"msgprobe_run_duration_seconds", "msgprobe_last_run_timestamp_seconds", "msgprobe_run_status",
+	} {
+		f, ok := fams[name]
+		if !ok {
+			t.Errorf("metric %s missing", name)
+			continue
+		}
+		if f.GetType() != dto.MetricType_GAUGE || f.GetHelp() == "" {
+			t.Errorf("%s: type %v, help %q; want a gauge with help", name, f.GetType(), f.GetHelp())
+		}
+	}
+	if !strings.Contains(text, "# TYPE msgprobe_endpoint_up gauge") || !strings.Contains(text, "# HELP msgprobe_endpoint_up ") {
+		t.Error("no HELP/TYPE lines")
+	}
+
+	// The hostile service name survives the round trip exactly.
+	wantService := r.Services[0].Service.Name
+	found := false
+	for _, m := range fams["msgprobe_service_up"].GetMetric() {
+		if labels(m)["service"] == wantService {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("service label %q did not round-trip", wantService)
+	}
+
+	// Exactly one status series per endpoint is 1.
+	ones := map[string]int{}
+	for _, m := range fams["msgprobe_endpoint_status"].GetMetric() {
+		l := labels(m)
+		key := l["service"] + "/" + l["endpoint"]
+		if m.GetGauge().GetValue() == 1 {
+			ones[key]++
+		}
+	}
+	if len(ones) != endpointTotal(r) {
+		t.Errorf("%d endpoints with a status set, want %d", len(ones), endpointTotal(r))
+	}
+	for k, n := range ones {
+		if n != 1 {
+			t.Errorf("%s has %d statuses set", k, n)
+		}
+	}
+
+	for _, m := range fams["msgprobe_endpoint_latency_seconds"].GetMetric() {
+		l := labels(m)
+		if l["service"] == "Telegram" {
+			t.Errorf("down endpoint %s has a latency", l["endpoint"])
+		}
+	}
+	if v := fams["msgprobe_run_duration_seconds"].GetMetric()[0].GetGauge().GetValue(); v != 0.8124 {
+		t.Errorf("run duration %v, want 0.8124", v)
+	}
+	want := float64(fixedNow.UnixMilli())/1e3 + 0.812
+	if v := fams["msgprobe_last_run_timestamp_seconds"].GetMetric()[0].GetGauge().GetValue(); v != want {
+		t.Errorf("last run %v, want %v", v, want)
+	}
+	for _, m := range fams["msgprobe_endpoint_up"].GetMetric() {
+		if l := labels(m); l["endpoint"] == "quad9\tdns" && l["service"] != csvControl {
+			t.Errorf("control labelled service=%q, want %q", l["service"], csvControl)
+		}
+	}
+}
+
+// Duplicate endpoints must not make the whole file unwritable.
+func TestPrometheusDuplicateEndpoint(t *testing.T) {
+	r := fixture()
+	s := &r.Services[0]
+	s.Endpoints = append(s.Endpoints, s.Endpoints[0])
+	r.Services = append(r.Services, r.Services[0])
+	parseProm(t, render(t, "prometheus", Options{}, r))
+}
+
+var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+func TestTableColorsKeepAlignment(t *testing.T) {
+	r := hostile()
+	plain := render(t, "table", Options{}, r)
+	colored := render(t, "table", Options{Color: true}, r)
+	if strings.Contains(plain, "\x1b[") {
+		t.Error("Color=false output has escape codes")
+	}
+	if !strings.Contains(colored, "\x1b[") {
+		t.Error("Color=true output has no escape codes")
+	}
+	if got := ansi.ReplaceAllString(colored, ""); got != plain {
+		t.Errorf("colored table without its escape codes differs from the plain one:\n%s\nplain:\n%s", got, plain)
+	}
+
+	lines := strings.Split(plain, "\n")
+	header := []rune(lines[0])
+	var offsets []int
+	for i := range header {
+		if header[i] != ' ' && (i == 0 || header[i-1] == ' ') {
+			offsets = append(offsets, i)
+		}
+	}
+	if len(offsets) != numCols {
+		t.Fatalf("header %q has %d columns", lines[0], len(offsets))
+	}
+	rows := 0
+	for _, line := range lines[1:] {
+		if line == "" {
+			continue
+		}
+		if strings.HasPrefix(line, "note:") || strings.Contains(line, " · ") {
+			continue
+		}
+		rows++
+		rs := []rune(line)
+		for c := 1; c < numCols; c++ {
+			o := offsets[c]
+			if o > len(rs) {
+				break
+			}
+			// A column boundary is a gap on every row: two spaces before
+			// the column (the last cell ends at least two cells earlier).
+			if rs[o-1] != ' ' || rs[o-2] != ' ' {
+				t.Errorf("row %q: no gap before column %s at offset %d", line, tableHeader[c], o)
+			}
+		}
+		// Status words start exactly under STATUS.
+		st := offsets[colStatus]
+		if len(rs) > st {
+			word := strings.Fields(string(rs[st:]))[0]
+			if _, err := probe.ParseStatus(word); err != nil {
+				t.Errorf("row %q: %q under STATUS is not a status", line, word)
+			}
+		}
+	}
+	if rows != 1+len(r.Services)+endpointTotal(r) {
+		t.Errorf("%d table rows, want %d", rows, 1+len(r.Services)+endpointTotal(r))
+	}
+	for _, line := range lines {
+		if strings.HasSuffix(line, " ") {
+			t.Errorf("line ends in spaces: %q", line)
+		}
+	}
+}
+
+// The global color.NoColor reflects the process's stdout; a renderer told
+// to color must color anyway, and one told not to must not.
+func TestTableIgnoresGlobalNoColor(t *testing.T) {
+	saved := color.NoColor
+	t.Cleanup(func() { color.NoColor = saved })
+
+	color.NoColor = true
+	if out := render(t, "table", Options{Color: true}, fixture()); !strings.Contains(out, "\x1b[") {
+		t.Error("Color=true gave no colors while color.NoColor is set")
+	}
+	color.NoColor = false
+	if out := render(t, "table", Options{Color: false}, fixture()); strings.Contains(out, "\x1b[") {
+		t.Error("Color=false gave colors while color.NoColor is unset")
+	}
+}
+
+func TestTableDetail(t *testing.T) {
+	out := render(t, "table", Options{}, fixture())
+	for _, want := range []string{
+		"HTTP 200, TLS 1.3, cert 46d",
+		"HTTP 200, TLS 1.2, cert not verified",
+		"note: 1 of 2 controls failed: quad9",
+		"4 services: 1 up, 1 degraded, 1 down, 1 unknown · 7 endpoints · 2 controls · 812ms",
+		"1.24s",
+		"1/3",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+var nagiosLine = regexp.MustCompile(`^MSGPROBE (OK|WARNING|CRITICAL|UNKNOWN) - [^|\n]+( \| '([^'=|\n]|'')+'=[0-9]+(\.[0-9]+)?ms;[0-9]*(\.[0-9]+)?;;0( '([^'=|\n]|'')+'=[0-9]+(\.[0-9]+)?ms;[0-9]*(\.[0-9]+)?;;0)*)?\n$`)
+
+func TestNagios(t *testing.T) {
+	allUp := fixture()
+	allUp.Status, allUp.Note = probe.Up, ""
+	for i := range allUp.Services {
+		allUp.Services[i].Status = probe.Up
+	}
+	down := fixture()
+	down.Status, down.Note = probe.Down, ""
+	down.Services[3].Status = probe.Down
+	warn := fixture()
+	warn.Status = probe.Degraded
+	warn.Services = warn.Services[:2]
+
+	for _, c := range []struct {
+		name string
+		r    *probe.Report
+		want string
+	}{
+		{"ok", allUp, "MSGPROBE OK - 4 services up | "},
+		{"critical", down, "MSGPROBE CRITICAL - 2 down: Telegram, Olvid; 1 degraded: Signal | "},
+		{"warning", warn, "MSGPROBE WARNING - 1 degraded: Signal | 'WhatsApp/web'=42.3ms;800;;0 "},
+		{"unknown", fixture(), "MSGPROBE UNKNOWN - 1 of 2 controls failed: quad9 | "},
+		{"hostile", hostile(), "MSGPROBE UNKNOWN - 1 of 2 controls failed: quad9 | "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := render(t, "nagios", Options{}, c.r)
+			if !nagiosLine.MatchString(out) {
+				t.Errorf("not a plugin line: %q", out)
+			}
+			if !strings.HasPrefix(out, c.want) {
+				t.Errorf("got %q, want it to start with %q", out, c.want)
+			}
+		})
+	}
+	out := render(t, "nagios", Options{}, hostile())
+	if !strings.Contains(out, `'Whats"App, Inc. /_\/it''s web/eu_1'=42.3ms;800;;0`) {
+		t.Errorf("hostile label not escaped as expected: %q", out)
+	}
+}
+
+func TestNagiosDownServicesNamed(t *testing.T) {
+	r := fixture()
+	r.Status, r.Note = probe.Unknown, ""
+	out := render(t, "nagios", Options{}, r)
+	if !strings.HasPrefix(out, "MSGPROBE UNKNOWN - 1 unknown: Olvid; 1 down: Telegram; 1 degraded: Signal |") {
+		t.Errorf("got %q", out)
+	}
+}
+
+// mdCells splits a table row on the pipes that are not escaped.
+func mdCells(line string) int {
+	n := 0
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
+		case '\\':
+			i++
+		case '|':
+			n++
+		}
+	}
+	return n - 1
+}
+
+func TestMarkdownCellsStayCells(t *testing.T) {
+	out := render(t, "markdown", Options{}, hostile())
+	rows := 0
+	cells := 6
+	for _, line := range strings.Split(out, "\n") {
+		if line == "### Controls" {
+			cells = 5
+		}
+		if !strings.HasPrefix(line, "|") {
+			continue
+		}
+		rows++
+		if n := mdCells(line); n != cells {
+			t.Errorf("row has %d cells, want %d: %q", n, cells, line)
+		}
+	}
+	if want := 2*2 + len(hostile().Services) + endpointTotal(hostile()); rows != want {
+		t.Errorf("%d table lines, want %d:\n%s", rows, want, out)
+	}
+	for _, want := range []string{"✅ up", "⚠️ degraded", "❌ down", "❔ unknown", `\<b\>`, `\*1.24s\*`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package report
+
+import (
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/fatih/color"
+
+	"github.com/msgprobe/msgprobe/probe"
+)
+
+// Table renders the report for a terminal: a row per service, a row per
+// endpoint under it, the controls in their own section, then the note and a
+// one-line footer.
+type Table struct {
+	status [probe.Unknown + 1]*color.Color
+	bold   *color.Color
+}
+
+// NewTable returns the table renderer. Its colors are its own values,
+// switched on or off from opt.Color, so the global color.NoColor (computed
+// from os.Stdout) never decides for a report written elsewhere.
+func NewTable(opt Options) *Table {
+	t := &Table{
+		status: [...]*color.Color{
+			probe.Up:       color.New(color.FgGreen),
+			probe.Degraded: color.New(color.FgYellow),
+			probe.Down:     color.New(color.FgRed, color.Bold),
+			probe.Unknown:  color.New(color.FgMagenta),
+		},
+		bold: color.New(color.Bold),
+	}
+	for _, c := range append(t.status[:], t.bold) {
+		if opt.Color {
+			c.EnableColor()
+		} else {
+			c.DisableColor()
+		}
+	}
+	return t
+}
+
+const (
+	colService = iota
+	colEndpoint
+	colStatus
+	colLatency
+	colLoss
+	colDetail
+	numCols
+)
+
+var tableHeader = [numCols]string{"SERVICE", "ENDPOINT", "STATUS", "LATENCY", "LOSS", "DETAIL"}
+
+// tableRow holds plain text only; color is applied after padding so that
+// escape codes never count towards a column's width.
+type tableRow struct {
+	cells     [numCols]string
+	status    probe.Status
+	hasStatus bool
+	boldFirst bool // a service or section row
+	blank     bool // spacing between sections
+}
+
+// Render writes the table.
+func (t *Table) Render(w io.Writer, r *probe.Report) error {
+	rows := []tableRow{{cells: tableHeader, boldFirst: true}}
+	for i := range r.Services {
+		s := &r.Services[i]
+		rows = append(rows, tableRow{
+			cells:     [numCols]string{colService: oneLine(serviceOf(s).Name), colStatus: s.Status.String(), colDetail: oneLine(s.Reason)},
+			status:    s.Status,
+			hasStatus: true,
+			boldFirst: true,
+		})
+		for j := range s.Endpoints {
+			rows = append(rows, endpointRow(&s.Endpoints[j]))
+		}
+	}
+	if len(r.Controls) > 0 {
+		rows = append(rows, tableRow{blank: true}, tableRow{cells: [numCols]string{colService: "controls"}, boldFirst: true})
+		for j := range r.Controls {
+			rows = append(rows, endpointRow(&r.Controls[j]))
+		}
+	}
+
+	var width [numCols]int
+	for _, row := range rows {
+		for c, cell := range row.cells {
+			width[c] = max(width[c], utf8.RuneCountInString(cell))
+		}
+	}
+
+	var b strings.Builder
+	for i, row := range rows {
+		if row.blank {
+			b.WriteByte('\n')
+			continue
+		}
+		t.writeRow(&b, row, width, i == 0)
+	}
+	b.WriteByte('\n')
+	if r.Note != "" {
+		b.WriteString(t.bold.Sprint("note: " + oneLine(r.Note)))
+		b.WriteByte('\n')
+	}
+	b.WriteString(summaryLine(r))
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func endpointRow(e *probe.EndpointResult) tableRow {
+	return tableRow{
+		cells: [numCols]string{
+			colEndpoint: oneLine(endpointOf(e).Name),
+			colStatus:   e.Status.String(),
+			colLatency:  p50(e),
+			colLoss:     loss(e),
+			colDetail:   detail(e),
+		},
+		status:    e.Status,
+		hasStatus: true,
+	}
+}
+
+func (t *Table) writeRow(b *strings.Builder, row tableRow, width [numCols]int, header bool) {
+	// The last non-empty cell is not padded, so no line ends in spaces.
+	last := numCols - 1
+	for last > 0 && row.cells[last] == "" {
+		last--
+	}
+	for c := 0; c <= last; c++ {
+		cell := row.cells[c]
+		pad := ""
+		if c < last {
+			pad = strings.Repeat(" ", width[c]-utf8.RuneCountInString(cell)+2)
+		}
+		switch {
+		case cell == "":
+		case header:
+			cell = t.bold.Sprint(cell)
+		case c == colStatus && row.hasStatus:
+			cell = t.color(row.status).Sprint(cell)
+		case c == colService && row.boldFirst:
+			cell = t.bold.Sprint(cell)
+		}
+		b.WriteString(cell)
+		b.WriteString(pad)
+	}
+	b.WriteByte('\n')
+}
+
+func (t *Table) color(s probe.Status) *color.Color {
+	if s < 0 || s > probe.Unknown {
+		return t.status[probe.Unknown]
+	}
+	return t.status[s]
+}
