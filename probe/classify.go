@@ -99,6 +99,18 @@ func ended(ctx context.Context, err error, phase Phase) *Failure {
 
 // classOf finds the class of an error that is not about time running out.
 func classOf(err error, phase Phase) Class {
+	if ru := (*resolverUnreachableError)(nil); errors.As(err, &ru) {
+		// No query got through. Where the cause is this machine's network,
+		// the class says so, as it would for a connect; a resolver host that
+		// refuses the query is reached, and only DNS is broken.
+		switch ru.errno {
+		case syscall.ENETUNREACH, syscall.ENETDOWN:
+			return ClassNetworkUnreachable
+		case syscall.EHOSTUNREACH, syscall.EHOSTDOWN:
+			return ClassHostUnreachable
+		}
+		return ClassDNSError
+	}
 	if dnsErr := (*net.DNSError)(nil); errors.As(err, &dnsErr) {
 		switch {
 		case dnsErr.IsNotFound:
@@ -183,6 +195,9 @@ func isTLSError(err error) bool {
 // messageOf writes err for a person: without the addresses and ports the
 // standard library wraps around the cause, without x509's time of check.
 func messageOf(err error) string {
+	if ru := (*resolverUnreachableError)(nil); errors.As(err, &ru) {
+		return ru.Error()
+	}
 	if dnsErr := (*net.DNSError)(nil); errors.As(err, &dnsErr) {
 		return "lookup " + dnsErr.Name + ": " + dnsErr.Err
 	}

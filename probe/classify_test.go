@@ -79,6 +79,12 @@ func TestClassify(t *testing.T) {
 		{"eof at tls", io.EOF, PhaseTLS, ClassEOF, ""},
 		{"malformed", &url.Error{Op: "Get", URL: "http://a.test/", Err: errors.New(`net/http: HTTP/1.x transport connection broken: malformed HTTP response "SSH-2.0"`)},
 			PhaseHTTP, ClassProtocol, `HTTP/1.x transport connection broken: malformed HTTP response "SSH-2.0"`},
+		{"resolver: no network", &resolverUnreachableError{lookup: &net.DNSError{Err: "dial udp 10.255.255.53:53: connect: network is unreachable", Name: "a.test"},
+			errno: syscall.ENETUNREACH}, PhaseDNS, ClassNetworkUnreachable, "resolver unreachable: network is unreachable"},
+		{"resolver: no route", &resolverUnreachableError{lookup: &net.DNSError{Err: "x", Name: "a.test"}, errno: syscall.EHOSTUNREACH},
+			PhaseDNS, ClassHostUnreachable, "resolver unreachable: no route to host"},
+		{"resolver: nothing listens", &resolverUnreachableError{lookup: &net.DNSError{Err: "x", Name: "a.test"}, errno: syscall.ECONNREFUSED},
+			PhaseDNS, ClassDNSError, "resolver unreachable: connection refused"},
 		{"already classified", fmt.Errorf("wrapped: %w", &Failure{Class: ClassHTTPBody, Phase: PhaseBody, Err: errors.New("x")}),
 			PhaseTTFB, ClassHTTPBody, ""},
 	} {

@@ -113,6 +113,128 @@ func LoadFile(path string) (*Config, error) {
 	return Load(name, data, os.LookupEnv)
 }
 
+// ReadError is a configuration file or directory that could not be read,
+// before any of it was parsed.
+type ReadError struct {
+	Path string
+	Err  error
+}
+
+func (e *ReadError) Error() string { return "cannot read config " + e.Path + ": " + e.Err.Error() }
+
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// LoadFiles reads, validates and loads a configuration made of the files at
+// paths, as LoadSources does. A path may be a directory: its *.yaml and
+// *.yml files are read in name order (hidden ones skipped), like a conf.d.
+// "-" reads stdin, once. A path that cannot be read is a *ReadError; every
+// problem inside the files comes back at once, as ConfigErrors.
+func LoadFiles(paths []string, stdin io.Reader, lookupEnv func(string) (string, bool)) (*Config, error) {
+	files, err := ExpandConfigPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	srcs := make([]Source, 0, len(files))
+	for _, path := range files {
+		var data []byte
+		name := path
+		if path == "-" {
+			name = stdinName
+			if stdin == nil {
+				stdin = strings.NewReader("")
+			}
+			data, err = io.ReadAll(io.LimitReader(stdin, maxConfigSize+1))
+		} else {
+			data, err = readLimited(path)
+		}
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, &ReadError{Path: name, Err: err}
+		}
+		if len(data) > maxConfigSize {
+			return nil, &ReadError{Path: name, Err: fmt.Errorf("larger than %d MiB", maxConfigSize>>20)}
+		}
+		srcs = append(srcs, Source{Name: name, Data: data})
+	}
+	return LoadSources(srcs, lookupEnv)
+}
+
+// ExpandConfigPaths replaces each directory of paths by its *.yaml and *.yml
+// files in name order. A directory without any, an empty path, and a file
+// named twice are *ReadErrors.
+func ExpandConfigPaths(paths []string) ([]string, error) {
+	var out []string
+	seen := map[string]string{}
+	add := func(p, given string) error {
+		key := p
+		if p != "-" {
+			if abs, err := filepath.Abs(p); err == nil {
+				key = abs
+			}
+		}
+		if first, dup := seen[key]; dup {
+			msg := "it is given twice"
+			if first != given {
+				msg = "it is given twice, also as " + first
+			}
+			return &ReadError{Path: p, Err: errors.New(msg)}
+		}
+		seen[key] = given
+		out = append(out, p)
+		return nil
+	}
+	for _, p := range paths {
+		if p == "" {
+			return nil, &ReadError{Path: `""`, Err: errors.New("empty path")}
+		}
+		if p == "-" {
+			if err := add(p, p); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil || !fi.IsDir() {
+			// a missing file is reported when it is read
+			if err := add(p, p); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, &ReadError{Path: p, Err: err}
+		}
+		n := 0
+		for _, e := range entries {
+			name := e.Name()
+			ext := strings.ToLower(filepath.Ext(name))
+			if strings.HasPrefix(name, ".") || (ext != ".yaml" && ext != ".yml") {
+				continue
+			}
+			full := filepath.Join(p, name)
+			if fi, err := os.Stat(full); err == nil && fi.IsDir() {
+				continue
+			}
+			if err := add(full, p); err != nil {
+				return nil, err
+			}
+			n++
+		}
+		if n == 0 {
+			return nil, &ReadError{Path: p, Err: errors.New("the directory holds no *.yaml or *.yml file")}
+		}
+	}
+	return out, nil
+}
+
 func readLimited(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -128,19 +250,32 @@ func readLimited(path string) ([]byte, error) {
 // lookupEnv resolves ${VAR} references; nil means every variable is unset.
 // On any problem Load returns a nil Config and ConfigErrors holding every
 // problem found, in file order.
-func Load(name string, data []byte, lookupEnv func(string) (string, bool)) (cfg *Config, err error) {
+func Load(name string, data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	return LoadSources([]Source{{Name: name, Data: data}}, lookupEnv)
+}
+
+// Source is one configuration document and the name it goes by in error
+// positions.
+type Source struct {
+	Name string
+	Data []byte
+}
+
+// LoadSources validates and loads a configuration made of several
+// documents, as from a conf.d directory: the services of all of them,
+// defaults, controls and resolver from the first one that sets each. A
+// document may leave services out when another has some. Duplicate service
+// names are errors across documents too. Errors come in source order, then
+// file order; lookupEnv is as for Load.
+func LoadSources(srcs []Source, lookupEnv func(string) (string, bool)) (cfg *Config, err error) {
 	l := &loader{
-		name:     name,
 		lookup:   lookupEnv,
-		lines:    bytes.Count(data, []byte{'\n'}) + 1,
+		files:    map[string]*srcFile{},
 		expanded: map[*yaml.Node]expansion{},
 		pools:    map[string]poolResult{},
 		caRaw:    map[string]string{},
+		multi:    len(srcs) > 1,
 	}
-	if name == "-" {
-		l.name = stdinName
-	}
-	l.baseDir = l.configDir(name)
 	defer func() {
 		// yaml.v3 has panicked on hostile input before; a bad file must be a
 		// config error, never a crash.
@@ -149,29 +284,63 @@ func Load(name string, data []byte, lookupEnv func(string) (string, bool)) (cfg 
 			err = ConfigErrors{{Pos: Pos{File: l.name}, Msg: fmt.Sprintf("%s: %v", panicMessage, r)}}
 		}
 	}()
-	root := l.parse(data)
-	if root != nil {
-		cfg = l.config(root)
+	if len(srcs) == 0 {
+		return nil, ConfigErrors{{Msg: "no configuration given"}}
 	}
+	docs := make([]*document, 0, len(srcs))
+	for i, src := range srcs {
+		f := &srcFile{name: src.Name, index: i, lines: bytes.Count(src.Data, []byte{'\n'}) + 1}
+		if f.name == "-" || f.name == "" {
+			f.name = stdinName
+		}
+		f.baseDir = configDir(src.Name)
+		if _, seen := l.files[f.name]; !seen {
+			l.files[f.name] = f
+		}
+		l.use(f)
+		docs = append(docs, &document{file: f, root: l.parse(src.Data)})
+	}
+	cfg = l.config(docs)
 	if len(l.errs) > 0 {
 		return nil, l.sortedErrors()
 	}
+	cfg.Warnings = l.warnings
 	return cfg, nil
 }
 
-// loader holds the state of one Load: where problems are collected, and
+// srcFile is one document of a load, for positions and relative paths.
+type srcFile struct {
+	name    string
+	baseDir string
+	index   int // order among the sources, which orders errors
+	lines   int
+}
+
+type document struct {
+	file *srcFile
+	root *yaml.Node // nil when the document did not parse to a mapping
+}
+
+// loader holds the state of one load: where problems are collected, and
 // caches that keep each CA file read once.
 type loader struct {
-	name     string
-	baseDir  string
+	name     string // of the document being read
+	baseDir  string // of the document being read
 	lookup   func(string) (string, bool)
-	lines    int
+	files    map[string]*srcFile
+	multi    bool // more than one document
 	errs     ConfigErrors
+	warnings []*ConfigError
 	expanded map[*yaml.Node]expansion
 	pools    map[string]poolResult
 	caFiles  map[string]caFileResult
 	caRaw    map[string]string // absolute ca_file path -> as written
 	visits   int               // mappings read, aliases and merges included
+}
+
+// use makes f the document that positions and relative paths refer to.
+func (l *loader) use(f *srcFile) {
+	l.name, l.baseDir = f.name, f.baseDir
 }
 
 // maxVisits bounds the mappings one Load reads. Aliases let a small file
@@ -185,7 +354,7 @@ type expansion struct {
 	ok    bool
 }
 
-func (l *loader) configDir(name string) string {
+func configDir(name string) string {
 	if name == "" || name == "-" || name == stdinName {
 		return ""
 	}
@@ -207,21 +376,15 @@ func (l *loader) errorAt(p Pos, hint, format string, args ...any) {
 	l.errs = append(l.errs, &ConfigError{Pos: p, Msg: fmt.Sprintf(format, args...), Hint: hint})
 }
 
-// sortedErrors orders problems as they appear in the file and drops exact
+// sortedErrors orders problems as they appear in the files and drops exact
 // repeats, which inherited settings and aliases produce.
 func (l *loader) sortedErrors() ConfigErrors {
 	for _, e := range l.errs {
-		if e.Pos.Line > l.lines {
-			e.Pos.Line, e.Pos.Column = l.lines, 0
+		if f, ok := l.files[e.Pos.File]; ok && e.Pos.Line > f.lines {
+			e.Pos.Line, e.Pos.Column = f.lines, 0
 		}
 	}
-	sort.SliceStable(l.errs, func(i, j int) bool {
-		a, b := l.errs[i].Pos, l.errs[j].Pos
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Column < b.Column
-	})
+	sortByPosition(l.errs, l.files)
 	out := l.errs[:0:0]
 	done := map[ConfigError]bool{}
 	for _, e := range l.errs {
@@ -232,6 +395,26 @@ func (l *loader) sortedErrors() ConfigErrors {
 		out = append(out, e)
 	}
 	return out
+}
+
+// sortByPosition orders problems by source, then line and column.
+func sortByPosition(list []*ConfigError, files map[string]*srcFile) {
+	index := func(p Pos) int {
+		if f, ok := files[p.File]; ok {
+			return f.index
+		}
+		return -1
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		a, b := list[i].Pos, list[j].Pos
+		if ia, ib := index(a), index(b); ia != ib {
+			return ia < ib
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -790,35 +973,47 @@ const (
 	levelEndpoint
 )
 
-// settingsLayer are the settings one level gives, each with its node (nil when
-// the level does not set it).
+func (lvl settingLevel) String() string {
+	return [...]string{LevelBuiltin, LevelDefaults, LevelService, LevelEndpoint}[lvl]
+}
+
+// settingsLayer are the settings one level gives, each with its position
+// (nil when the level does not set it).
 type settingsLayer struct {
-	timeout, samples, degraded, certMin *yaml.Node
+	timeout, samples, degraded, certMin *Pos
 	values                              Settings
 	broken                              bool // a setting here failed to parse
 }
 
-// effectiveSettings are settings after layering, with where timeout and
-// degraded_latency came from.
+// effectiveSettings are settings after layering, with where each came from.
 type effectiveSettings struct {
 	Settings
-	timeoutAt, degradedAt   *yaml.Node
+	src                     SettingSources
 	timeoutLvl, degradedLvl settingLevel
 	broken                  bool
 }
 
+func builtinSettings() effectiveSettings {
+	b := SettingSource{Level: LevelBuiltin}
+	return effectiveSettings{Settings: DefaultSettings, src: SettingSources{b, b, b, b}}
+}
+
 func (e effectiveSettings) with(o settingsLayer, lvl settingLevel) effectiveSettings {
 	if o.timeout != nil {
-		e.Timeout, e.timeoutAt, e.timeoutLvl = o.values.Timeout, o.timeout, lvl
+		e.Timeout, e.timeoutLvl = o.values.Timeout, lvl
+		e.src.Timeout = SettingSource{lvl.String(), *o.timeout}
 	}
 	if o.samples != nil {
 		e.Samples = o.values.Samples
+		e.src.Samples = SettingSource{lvl.String(), *o.samples}
 	}
 	if o.degraded != nil {
-		e.DegradedLatency, e.degradedAt, e.degradedLvl = o.values.DegradedLatency, o.degraded, lvl
+		e.DegradedLatency, e.degradedLvl = o.values.DegradedLatency, lvl
+		e.src.DegradedLatency = SettingSource{lvl.String(), *o.degraded}
 	}
 	if o.certMin != nil {
 		e.CertMinDays = o.values.CertMinDays
+		e.src.CertMinDays = SettingSource{lvl.String(), *o.certMin}
 	}
 	e.broken = e.broken || o.broken
 	return e
@@ -827,9 +1022,13 @@ func (e effectiveSettings) with(o settingsLayer, lvl settingLevel) effectiveSett
 // settings reads the setting keys of one level from its fields.
 func (l *loader) settings(f map[string]keyVal) settingsLayer {
 	var o settingsLayer
+	at := func(n *yaml.Node) *Pos {
+		p := l.pos(resolveAlias(n))
+		return &p
+	}
 	if p, ok := f["timeout"]; ok {
 		if d, good := l.duration(p.v, "timeout"); good {
-			o.timeout, o.values.Timeout = p.v, d
+			o.timeout, o.values.Timeout = at(p.v), d
 		} else {
 			o.broken = true
 		}
@@ -839,13 +1038,13 @@ func (l *loader) settings(f map[string]keyVal) settingsLayer {
 			if v < 1 || v > 100 {
 				l.errorf(p.v, "", "samples must be between 1 and 100, got %d", v)
 			} else {
-				o.samples, o.values.Samples = p.v, v
+				o.samples, o.values.Samples = at(p.v), v
 			}
 		}
 	}
 	if p, ok := f["degraded_latency"]; ok {
 		if d, good := l.duration(p.v, "degraded_latency"); good {
-			o.degraded, o.values.DegradedLatency = p.v, d
+			o.degraded, o.values.DegradedLatency = at(p.v), d
 		} else {
 			o.broken = true
 		}
@@ -855,58 +1054,124 @@ func (l *loader) settings(f map[string]keyVal) settingsLayer {
 			if v < 0 {
 				l.errorf(p.v, "", "cert_min_days must not be negative, got %d", v)
 			} else {
-				o.certMin, o.values.CertMinDays = p.v, v
+				o.certMin, o.values.CertMinDays = at(p.v), v
 			}
 		}
 	}
 	return o
 }
 
-func (l *loader) config(root *yaml.Node) *Config {
-	f := l.fields(root, topSchema)
-	if f == nil {
-		return nil
-	}
+// topLevel is one document's top-level keys.
+type topLevel struct {
+	file *srcFile
+	root *yaml.Node
+	f    map[string]keyVal
+}
+
+func (l *loader) config(docs []*document) *Config {
 	cfg := &Config{}
-
-	if p, ok := f["version"]; !ok {
-		if !misspelt(root, "version") {
-			l.errorf(root, `add "version: 1" at the top`, "missing key \"version\"")
+	var tops []topLevel
+	for _, d := range docs {
+		cfg.Sources = append(cfg.Sources, d.file.name)
+		if d.root == nil {
+			continue
 		}
-	} else if v, good := l.integer(p.v, "version"); good {
-		if v != 1 {
-			l.errorf(p.v, "this msgprobe reads version 1", "unsupported version %d", v)
+		l.use(d.file)
+		f := l.fields(d.root, topSchema)
+		if f == nil {
+			continue
 		}
-		cfg.Version = v
+		if p, ok := f["version"]; !ok {
+			if !misspelt(d.root, "version") {
+				l.errorf(d.root, `add "version: 1" at the top`, "missing key \"version\"")
+			}
+		} else if v, good := l.integer(p.v, "version"); good {
+			if v != 1 {
+				l.errorf(p.v, "this msgprobe reads version 1", "unsupported version %d", v)
+			}
+			cfg.Version = v
+		}
+		tops = append(tops, topLevel{d.file, d.root, f})
 	}
 
-	base := effectiveSettings{Settings: DefaultSettings}
-	if p, ok := f["defaults"]; ok && !isNullNode(resolveAlias(p.v)) {
-		if df := l.fields(p.v, defaultsSchema); df != nil {
-			base = base.with(l.settings(df), levelDefaults)
+	// Every document's defaults, controls and resolver are checked; the
+	// first document that sets each is the one used.
+	base := builtinSettings()
+	var defaultsAt, controlsAt, resolverAt *Pos
+	for _, t := range tops {
+		l.use(t.file)
+		if p, ok := t.f["defaults"]; ok && !isNullNode(resolveAlias(p.v)) {
+			var layer settingsLayer
+			if df := l.fields(p.v, defaultsSchema); df != nil {
+				layer = l.settings(df)
+			}
+			if l.claim(&defaultsAt, p.k, "defaults") {
+				base = base.with(layer, levelDefaults)
+			}
 		}
 	}
 	cfg.Defaults = base.Settings
-
-	if p, ok := f["resolver"]; ok {
-		if s, good := l.str(p.v, "resolver"); good {
-			cfg.Resolver = l.resolver(resolveAlias(p.v), s)
+	for _, t := range tops {
+		l.use(t.file)
+		if p, ok := t.f["resolver"]; ok {
+			var r string
+			if s, good := l.str(p.v, "resolver"); good {
+				r = l.resolver(resolveAlias(p.v), s)
+			}
+			if l.claim(&resolverAt, p.k, "resolver") {
+				cfg.Resolver = r
+			}
+		}
+		if p, ok := t.f["controls"]; ok && !isNullNode(resolveAlias(p.v)) {
+			ctl := l.endpoints(p.v, "controls", controlSchema, "", base)
+			if l.claim(&controlsAt, p.k, "controls") {
+				cfg.Controls = ctl
+			}
 		}
 	}
 
-	if p, ok := f["controls"]; ok {
-		cfg.Controls = l.endpoints(p.v, "controls", controlSchema, "", base)
-	}
-
-	p, ok := f["services"]
-	if !ok {
-		if !misspelt(root, "services") {
-			l.errorf(root, "", "missing key \"services\"")
+	names := map[string]Pos{}
+	found, misspelled := false, false
+	for _, t := range tops {
+		l.use(t.file)
+		p, ok := t.f["services"]
+		if !ok {
+			if misspelt(t.root, "services") {
+				misspelled = true
+			} else if !l.multi {
+				l.errorf(t.root, "", "missing key \"services\"")
+			}
+			continue
 		}
-		return cfg
+		found = true
+		cfg.Services = append(cfg.Services, l.services(p.v, base, names)...)
 	}
-	cfg.Services = l.services(p.v, base)
+	if l.multi && !found && !misspelled && len(tops) > 0 {
+		l.errorAt(Pos{File: tops[0].file.name}, `add "services:" to one of them`, "none of the %d files has services", len(docs))
+	}
+	sortByPosition(l.warnings, l.files)
 	return cfg
+}
+
+// claim records that key k sets what at names; it reports whether this is
+// the first document to set it. A later one is read and checked but has no
+// effect, which a warning says.
+func (l *loader) claim(at **Pos, k *yaml.Node, what string) bool {
+	if *at == nil {
+		p := l.pos(k)
+		*at = &p
+		return true
+	}
+	are, them, these := "are", "them", "these"
+	if what == "resolver" {
+		are, them, these = "is", "it", "this one"
+	}
+	l.warnings = append(l.warnings, &ConfigError{
+		Pos:  l.pos(k),
+		Msg:  fmt.Sprintf("%s here %s not used: %s sets %s first", what, are, formatPos(**at), them),
+		Hint: fmt.Sprintf("the first file that sets %s wins; remove %s or move %s there", what, these, them),
+	})
+	return false
 }
 
 func (l *loader) resolver(n *yaml.Node, s string) string {
@@ -949,7 +1214,9 @@ type firstSeen struct {
 	name string
 }
 
-func (l *loader) services(n *yaml.Node, base effectiveSettings) []*Service {
+// services reads one document's services. names holds the service names
+// seen so far, in this document and earlier ones, by lower-case name.
+func (l *loader) services(n *yaml.Node, base effectiveSettings, names map[string]Pos) []*Service {
 	n = resolveAlias(n)
 	if isNullNode(n) {
 		l.errorf(n, "", "services is empty")
@@ -964,7 +1231,6 @@ func (l *loader) services(n *yaml.Node, base effectiveSettings) []*Service {
 		return nil
 	}
 	var out []*Service
-	names := map[string]firstSeen{}
 	for _, item := range n.Content {
 		item = resolveAlias(item)
 		svc := l.service(item, base)
@@ -974,10 +1240,14 @@ func (l *loader) services(n *yaml.Node, base effectiveSettings) []*Service {
 		key := strings.ToLower(svc.Name)
 		if svc.Name != "" {
 			if first, dup := names[key]; dup {
+				where := fmt.Sprintf("line %d, column %d", first.Line, first.Column)
+				if first.File != l.name {
+					where = formatPos(first)
+				}
 				l.errorf(svc.nameNode, "service names are compared without case",
-					"duplicate service name %q (first at line %d, column %d)", svc.Name, first.at.Line, first.at.Column)
+					"duplicate service name %q (first at %s)", svc.Name, where)
 			} else {
-				names[key] = firstSeen{svc.nameNode, svc.Name}
+				names[key] = l.pos(svc.nameNode)
 			}
 		}
 		out = append(out, svc.Service)
@@ -1160,8 +1430,8 @@ func (l *loader) endpoint(n *yaml.Node, s keySchema, service string, eff effecti
 	}
 
 	e := eff.with(l.settings(f), levelEndpoint)
-	ep.Settings = e.Settings
-	l.checkLatency(e, n)
+	ep.Settings, ep.SetBy = e.Settings, e.src
+	l.checkLatency(e)
 
 	ep.HTTP.Method = "GET"
 	if p, ok := f["expect"]; ok {
@@ -1200,22 +1470,23 @@ func (l *loader) endpoint(n *yaml.Node, s keySchema, service string, eff effecti
 // The built-in degraded_latency is exempt: a short timeout set on its own
 // (a 300ms probe of a LAN host) must not force the user to also lower a
 // threshold they never wrote.
-func (l *loader) checkLatency(e effectiveSettings, at *yaml.Node) {
-	if e.broken || e.DegradedLatency < e.Timeout || e.degradedAt == nil {
+func (l *loader) checkLatency(e effectiveSettings) {
+	if e.broken || e.DegradedLatency < e.Timeout || e.degradedLvl == levelBuiltin {
 		return
 	}
-	pos, other, otherName := e.degradedAt, e.timeoutAt, "timeout"
+	pos, other, otherName := e.src.DegradedLatency.Pos, e.src.Timeout, "timeout"
 	if e.timeoutLvl > e.degradedLvl {
-		pos, other, otherName = e.timeoutAt, e.degradedAt, "degraded_latency"
-	}
-	if pos == nil {
-		pos = at
+		pos, other, otherName = e.src.Timeout.Pos, e.src.DegradedLatency, "degraded_latency"
 	}
 	hint := fmt.Sprintf("%s is the built-in default", otherName)
-	if other != nil {
-		hint = fmt.Sprintf("%s is set at line %d", otherName, other.Line)
+	switch {
+	case other.Level == LevelBuiltin:
+	case other.Pos.File == pos.File:
+		hint = fmt.Sprintf("%s is set at line %d", otherName, other.Pos.Line)
+	default:
+		hint = fmt.Sprintf("%s is set at %s", otherName, formatPos(other.Pos))
 	}
-	l.errorf(pos, hint, "degraded_latency %s is not below timeout %s", e.DegradedLatency, e.Timeout)
+	l.errorAt(pos, hint, "degraded_latency %s is not below timeout %s", e.DegradedLatency, e.Timeout)
 }
 
 var supportedSchemes = []string{"tcp", "tls", "http", "https"}

@@ -758,6 +758,11 @@ func FuzzLoad(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	examples, err := filepath.Glob("../examples/*.yaml")
+	if err != nil || len(examples) == 0 {
+		f.Fatalf("no examples to seed from: %v", err)
+	}
+	files = append(files, examples...)
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -804,4 +809,201 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLoadRecordsWhereEachSettingComesFrom(t *testing.T) {
+	file := filepath.Join(configTestdata, "valid-full.yaml")
+	cfg, err := LoadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(line, col int) Pos { return Pos{File: file, Line: line, Column: col} }
+	builtin := SettingSource{Level: LevelBuiltin}
+	wa, signal := cfg.Services[0], cfg.Services[1]
+	tests := []struct {
+		ep   *Endpoint
+		want SettingSources
+	}{
+		{cfg.Controls[0], SettingSources{
+			Timeout:         SettingSource{LevelDefaults, at(5, 12)},
+			Samples:         SettingSource{LevelDefaults, at(6, 12)},
+			DegradedLatency: builtin,
+			CertMinDays:     builtin,
+		}},
+		{wa.Endpoints[0], SettingSources{
+			Timeout:         SettingSource{LevelDefaults, at(5, 12)},
+			Samples:         SettingSource{LevelDefaults, at(6, 12)},
+			DegradedLatency: SettingSource{LevelService, at(15, 23)},
+			CertMinDays:     builtin,
+		}},
+		{wa.Endpoints[1], SettingSources{
+			Timeout:         SettingSource{LevelEndpoint, at(33, 18)},
+			Samples:         SettingSource{LevelEndpoint, at(34, 18)},
+			DegradedLatency: SettingSource{LevelService, at(15, 23)},
+			CertMinDays:     SettingSource{LevelEndpoint, at(35, 24)},
+		}},
+		{signal.Endpoints[2], SettingSources{
+			Timeout:         SettingSource{LevelService, at(44, 14)},
+			Samples:         SettingSource{LevelDefaults, at(6, 12)},
+			DegradedLatency: SettingSource{LevelEndpoint, at(57, 27)},
+			CertMinDays:     SettingSource{LevelService, at(45, 20)},
+		}},
+	}
+	for _, tt := range tests {
+		if tt.ep.SetBy != tt.want {
+			t.Errorf("%s: SetBy\n%+v\nwant\n%+v", tt.ep.Name, tt.ep.SetBy, tt.want)
+		}
+	}
+}
+
+// writeConfigs writes name -> content under dir and returns dir.
+func writeConfigs(t *testing.T, dir string, files map[string]string) string {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestLoadFilesConfD(t *testing.T) {
+	dir := writeConfigs(t, t.TempDir(), map[string]string{
+		"conf.d/00-base.yaml":  "version: 1\ndefaults:\n  timeout: 2s\n  samples: 1\ncontrols:\n  - target: tcp://127.0.0.1:1\nresolver: 127.0.0.1:53\n",
+		"conf.d/10-alpha.yaml": "version: 1\nservices:\n  - name: Alpha\n    endpoints:\n      - target: tcp://127.0.0.1:2\n",
+		"conf.d/20-beta.yml": "version: 1\ndefaults:\n  timeout: 9s\ncontrols:\n  - target: tcp://127.0.0.1:9\n" +
+			"services:\n  - name: Beta\n    degraded_latency: 500ms\n    endpoints:\n      - target: tcp://127.0.0.1:3\nresolver: 127.0.0.1:5353\n",
+		"conf.d/.#10-alpha.yaml": "not: [yaml",
+		"conf.d/README.txt":      "not read",
+		"conf.d/sub/x.yaml":      "not read either",
+		"extra.yaml":             "version: 1\nservices:\n  - name: Gamma\n    endpoints:\n      - target: tcp://127.0.0.1:4\n",
+	})
+	confd, extra := filepath.Join(dir, "conf.d"), filepath.Join(dir, "extra.yaml")
+	cfg, err := LoadFiles([]string{confd, extra}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSources := []string{
+		filepath.Join(confd, "00-base.yaml"), filepath.Join(confd, "10-alpha.yaml"),
+		filepath.Join(confd, "20-beta.yml"), extra,
+	}
+	if strings.Join(cfg.Sources, "\n") != strings.Join(wantSources, "\n") {
+		t.Errorf("sources %q, want %q", cfg.Sources, wantSources)
+	}
+	var names []string
+	for _, s := range cfg.Services {
+		names = append(names, s.Name)
+	}
+	if strings.Join(names, ",") != "Alpha,Beta,Gamma" {
+		t.Errorf("services %v, want Alpha, Beta, Gamma in file order", names)
+	}
+	if cfg.Defaults.Timeout != 2*time.Second || cfg.Resolver != "127.0.0.1:53" ||
+		len(cfg.Controls) != 1 || cfg.Controls[0].Port != "1" {
+		t.Errorf("defaults %+v resolver %q controls %d: want the first file's", cfg.Defaults, cfg.Resolver, len(cfg.Controls))
+	}
+	// The first file's defaults apply to the services of every file.
+	for _, s := range cfg.Services {
+		ep := s.Endpoints[0]
+		if ep.Timeout != 2*time.Second || ep.Samples != 1 || ep.SetBy.Timeout.Pos.File != wantSources[0] {
+			t.Errorf("%s: timeout %v samples %d from %+v", s.Name, ep.Timeout, ep.Samples, ep.SetBy.Timeout)
+		}
+	}
+	if d := cfg.Services[1].Endpoints[0].DegradedLatency; d != 500*time.Millisecond {
+		t.Errorf("Beta degraded_latency %v", d)
+	}
+	beta := wantSources[2]
+	wantWarnings := beta + ":2:1: defaults here are not used: " + wantSources[0] + ":2:1 sets them first\n" +
+		"hint: the first file that sets defaults wins; remove these or move them there\n" +
+		beta + ":4:1: controls here are not used: " + wantSources[0] + ":5:1 sets them first\n" +
+		"hint: the first file that sets controls wins; remove these or move them there\n" +
+		beta + ":11:1: resolver here is not used: " + wantSources[0] + ":7:1 sets it first\n" +
+		"hint: the first file that sets resolver wins; remove this one or move it there"
+	if got := ConfigErrors(cfg.Warnings).Error(); got != wantWarnings {
+		t.Errorf("warnings\n%s\nwant\n%s", got, wantWarnings)
+	}
+}
+
+func TestLoadFilesErrorsAcrossFiles(t *testing.T) {
+	dir := writeConfigs(t, t.TempDir(), map[string]string{
+		"a.yaml": "version: 1\ndefaults:\n  timeout: 1s\nservices:\n  - name: WhatsApp\n    endpoints:\n      - target: tcp://h:1\n        timout: 2s\n",
+		"b.yaml": "version: 1\nservices:\n  - name: Signal\n    degraded_latency: 2s\n    endpoints:\n      - target: tcp://h:1\n  - name: whatsapp\n    endpoints:\n      - target: htps://h/\n",
+	})
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	_, err := LoadFiles([]string{b, a}, nil, nil)
+	// b's errors come first because b was named first; the duplicate is the
+	// name in a, the later file; a's defaults still apply to b.
+	want := b + ":4:23: degraded_latency 2s is not below timeout 1s\n" +
+		"hint: timeout is set at " + a + ":3:12\n" +
+		b + ":9:17: unknown scheme \"htps\" in target\n" +
+		"hint: did you mean \"https\"?\n" +
+		a + ":5:11: duplicate service name \"WhatsApp\" (first at " + b + ":7:11)\n" +
+		"hint: service names are compared without case\n" +
+		a + ":8:9: unknown key \"timout\" in endpoint\n" +
+		"hint: did you mean \"timeout\"?"
+	if err == nil || err.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+	// In the other order, the duplicate is the name in b.
+	_, err = LoadFiles([]string{a, b}, nil, nil)
+	var errs ConfigErrors
+	if !errors.As(err, &errs) || len(errs) != 4 || errs[0].Pos.File != a || errs[3].Pos.File != b ||
+		errs[2].Msg != `duplicate service name "whatsapp" (first at `+a+`:5:11)` {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestLoadFilesServicesSomewhere(t *testing.T) {
+	dir := writeConfigs(t, t.TempDir(), map[string]string{
+		"a.yaml": "version: 1\ndefaults: {samples: 2}\n",
+		"b.yaml": "version: 1\ncontrols: [{target: 'tcp://h:1'}]\n",
+	})
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	_, err := LoadFiles([]string{a, b}, nil, nil)
+	want := a + ": none of the 2 files has services\nhint: add \"services:\" to one of them"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %q", err, want)
+	}
+	// Alone, a file without services is an error at its top.
+	_, err = LoadFiles([]string{a}, nil, nil)
+	if want := a + ":1:1: missing key \"services\""; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %q", err, want)
+	}
+	// With stdin holding the services, both files are fragments.
+	cfg, err := LoadFiles([]string{a, "-", b}, strings.NewReader("version: 1\nservices: [{name: s, endpoints: [{target: 'tcp://h:2'}]}]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Services[0].Endpoints[0].Samples != 2 || len(cfg.Controls) != 1 || cfg.Sources[1] != "<stdin>" {
+		t.Errorf("config %+v", cfg)
+	}
+}
+
+func TestLoadFilesReadErrors(t *testing.T) {
+	dir := writeConfigs(t, t.TempDir(), map[string]string{
+		"a.yaml":          "version: 1\nservices: [{name: s, endpoints: [{target: 'tcp://h:2'}]}]\n",
+		"empty/notes.txt": "x",
+	})
+	a := filepath.Join(dir, "a.yaml")
+	tests := []struct {
+		paths []string
+		want  string
+	}{
+		{[]string{filepath.Join(dir, "missing.yaml")}, "cannot read config " + filepath.Join(dir, "missing.yaml") + ": no such file or directory"},
+		{[]string{filepath.Join(dir, "empty")}, "cannot read config " + filepath.Join(dir, "empty") + ": the directory holds no *.yaml or *.yml file"},
+		{[]string{a, a}, "cannot read config " + a + ": it is given twice"},
+		{[]string{dir, a}, "cannot read config " + a + ": it is given twice, also as " + dir},
+		{[]string{"-", "-"}, "cannot read config -: it is given twice"},
+		{[]string{""}, `cannot read config "": empty path`},
+	}
+	for _, tt := range tests {
+		_, err := LoadFiles(tt.paths, strings.NewReader(""), nil)
+		var re *ReadError
+		if !errors.As(err, &re) || err.Error() != tt.want {
+			t.Errorf("%q: got %v (%T), want %q", tt.paths, err, err, tt.want)
+		}
+	}
 }

@@ -75,7 +75,7 @@ func resolve(ctx context.Context, host, network string, opt *Options, t *Timings
 		return []netip.Addr{ip}, nil
 	}
 	start := time.Now()
-	ips, err := opt.resolver().LookupNetIP(ctx, "ip", host)
+	ips, err := lookupIP(ctx, opt.resolver(), host)
 	t.DNS = time.Since(start)
 	if err != nil {
 		return nil, classify(ctx, err, PhaseDNS)

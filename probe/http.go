@@ -28,17 +28,97 @@ var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", maxRedirects)
 
 // probeHTTP sends one request to ep over a fresh connection and judges the
 // response's status and, when asked, its body.
-func probeHTTP(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
+func probeHTTP(ctx context.Context, ep *Endpoint, opt *Options) Attempt {
+	return newHTTPProber(ep).probe(ctx, ep, opt)
+}
+
+// httpProber holds what the attempts at one endpoint share, built once: the
+// request (its URL parsed and checked), the TLS configuration and the client.
+// Its transport never holds a connection of its own: keep-alives are off, and
+// each attempt's connection, dialed before the request, reaches the
+// transport's dial through the request's context. So every attempt still
+// pays for a fresh connection, and one attempt never gets another's.
+type httpProber struct {
+	req    *http.Request // nil when reqErr is set
+	reqErr error
+	cfg    *tls.Config
+	client *http.Client
+}
+
+func newHTTPProber(ep *Endpoint) *httpProber {
+	p := &httpProber{}
+	p.req, p.reqErr = newRequest(context.Background(), ep)
+	if ep.Kind == KindHTTPS {
+		p.cfg = httpTLSConfig(ep)
+	}
+	transport := &http.Transport{
+		// A probe measures the direct path; a proxy from the environment
+		// would measure something else.
+		Proxy:             nil,
+		DialContext:       dialAttempt,
+		TLSClientConfig:   p.cfg,
+		DisableKeepAlives: true,
+		// HTTP/1.1 only: a fresh HTTP/2 connection costs the same dns,
+		// connect and tls, and one request on it shows nothing more, while
+		// the trace of an HTTP/1.1 request maps one to one on our phases.
+		ForceAttemptHTTP2: false,
+	}
+	follow := ep.HTTP.FollowRedirects
+	p.client = &http.Client{
+		Transport: transport,
+		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
+			if !follow {
+				return http.ErrUseLastResponse
+			}
+			if len(via) > maxRedirects {
+				return errTooManyRedirects
+			}
+			return nil
+		},
+	}
+	return p
+}
+
+// attemptKey carries an attempt's *httpTrace in its request's context, which
+// the transport hands (values kept, cancellation dropped) to its dial.
+type attemptKey struct{}
+
+// dialAttempt is the transport's dial: the attempt's own connection first,
+// then, for a redirect's hop, a new one under the attempt's context, which
+// carries the deadline the transport's dial context lacks.
+func dialAttempt(ctx context.Context, _, addr string) (net.Conn, error) {
+	tr, _ := ctx.Value(attemptKey{}).(*httpTrace)
+	if tr == nil {
+		return nil, errors.New("http dial outside an attempt")
+	}
+	if c := tr.takeFirst(); c != nil {
+		return c, nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	var hop Timings
+	c, f := dialHost(tr.ctx, host, port, tr.opt, &hop, tr.setPhase)
+	tr.dialed(c, f)
+	if f != nil {
+		return nil, f
+	}
+	return c, nil
+}
+
+// probe makes one attempt at ep, the endpoint p was built for.
+func (p *httpProber) probe(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 	a.Start = opt.now()
 	start := time.Now()
 	defer func() { a.Timings.Total = time.Since(start) }()
 
-	tr := &httpTrace{https: ep.Kind == KindHTTPS}
-	req, err := newRequest(httptrace.WithClientTrace(ctx, tr.hooks()), ep)
-	if err != nil {
-		a.Failure = &Failure{Class: ClassProtocol, Phase: PhaseRequest, Err: err}
+	if p.reqErr != nil {
+		a.Failure = &Failure{Class: ClassProtocol, Phase: PhaseRequest, Err: p.reqErr}
 		return a
 	}
+	tr := &httpTrace{https: ep.Kind == KindHTTPS, ctx: ctx, opt: opt}
+	req := p.req.WithContext(httptrace.WithClientTrace(context.WithValue(ctx, attemptKey{}, tr), tr.hooks()))
 
 	// The endpoint is dialed here, not by the transport, so that dns and
 	// connect are measured and fail in this goroutine: the transport dials
@@ -50,41 +130,6 @@ func probeHTTP(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 	}
 	a.RemoteAddr = conn.RemoteAddr().String()
 	tr.first = conn
-
-	var cfg *tls.Config
-	if ep.Kind == KindHTTPS {
-		cfg = httpTLSConfig(ep)
-	}
-	transport := &http.Transport{
-		// A probe measures the direct path; a proxy from the environment
-		// would measure something else.
-		Proxy: nil,
-		DialContext: func(_ context.Context, _, addr string) (net.Conn, error) {
-			if c := tr.takeFirst(); c != nil {
-				return c, nil
-			}
-			// A redirect's hop: dial it with the attempt's context, which
-			// carries the deadline the transport's dial context lacks.
-			host, port, err := net.SplitHostPort(addr)
-			if err != nil {
-				return nil, err
-			}
-			var hop Timings
-			c, f := dialHost(ctx, host, port, opt, &hop, tr.setPhase)
-			tr.dialed(c, f)
-			if f != nil {
-				return nil, f
-			}
-			return c, nil
-		},
-		TLSClientConfig:   cfg,
-		DisableKeepAlives: true,
-		// HTTP/1.1 only: a fresh HTTP/2 connection costs the same dns,
-		// connect and tls, and one request on it shows nothing more, while
-		// the trace of an HTTP/1.1 request maps one to one on our phases.
-		ForceAttemptHTTP2: false,
-	}
-	defer transport.CloseIdleConnections()
 	defer func() {
 		// The transport may never have asked for the connection, when ctx
 		// ended first.
@@ -92,20 +137,8 @@ func probeHTTP(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 			_ = c.Close()
 		}
 	}()
-	client := &http.Client{
-		Transport: transport,
-		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
-			if !ep.HTTP.FollowRedirects {
-				return http.ErrUseLastResponse
-			}
-			if len(via) > maxRedirects {
-				return errTooManyRedirects
-			}
-			return nil
-		},
-	}
 
-	resp, err := client.Do(req)
+	resp, err := p.client.Do(req)
 	if resp != nil {
 		defer resp.Body.Close()
 	}
@@ -115,8 +148,11 @@ func probeHTTP(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 		return a
 	}
 	a.HTTPStatus = resp.StatusCode
+	a.Redirect = redirectOf(resp)
 	if resp.TLS != nil {
-		a.TLS = tlsInfo(resp.TLS, cfg == nil || !cfg.InsecureSkipVerify)
+		// Only these few fields are kept: the connection state and the
+		// certificates it holds go with the response.
+		a.TLS = tlsInfo(resp.TLS, p.cfg == nil || !p.cfg.InsecureSkipVerify)
 	}
 	if !ep.Expect.StatusOK(resp.StatusCode) {
 		a.Failure = &Failure{Class: ClassHTTPStatus, Phase: PhaseHTTP,
@@ -227,6 +263,10 @@ func bodyContains(r io.Reader, want []byte) (found, complete bool, err error) {
 // own, not a redirect's.
 type httpTrace struct {
 	https bool
+	// ctx and opt are the attempt's, for a redirect's dial, which runs
+	// under the transport's context.
+	ctx context.Context
+	opt *Options
 
 	mu         sync.Mutex
 	hop        int

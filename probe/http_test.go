@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -312,4 +314,33 @@ func TestHTTPCanceled(t *testing.T) {
 	defer cancelAttempt()
 	a := runProbeCtx(t, ctx, httpEndpoint(t, base+"/", nil), nil)
 	wantFailure(t, a, ClassCanceled, PhaseTTFB)
+}
+
+// The attempts at one endpoint share a client, but each must still pay for
+// a connection of its own: a run's prober dials afresh every time.
+func TestHTTPProberFreshConnectionPerAttempt(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(fixture.Respond(http.StatusOK, "ok"))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	ep := httpEndpoint(t, srv.URL+"/", nil)
+	probe := (&Runner{}).proberFor(ep)
+	for range 3 {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		a := probe(ctx, ep, nil)
+		cancel()
+		wantOK(t, a)
+		if a.Timings.Connect <= 0 {
+			t.Errorf("connect = %v, want > 0: the attempt did not dial", a.Timings.Connect)
+		}
+	}
+	if got := conns.Load(); got != 3 {
+		t.Errorf("server saw %d connections for 3 attempts, want 3", got)
+	}
 }

@@ -57,6 +57,12 @@ type Config struct {
 	Controls []*Endpoint
 	Services []*Service
 	Resolver string // "host:port" of the DNS server every lookup goes to; empty: the system's
+
+	// Sources name the files the configuration was read from, in order.
+	Sources []string
+	// Warnings are things a valid configuration holds that have no effect
+	// (defaults of a second file, which the first file's defaults shadow).
+	Warnings []*ConfigError
 }
 
 // Service is a messaging service: a named group of endpoints.
@@ -134,6 +140,9 @@ type Endpoint struct {
 	// TLSConfig is built once at load time for kinds that use TLS, so that
 	// no attempt pays for reading CA files or building pools.
 	TLSConfig *tls.Config
+
+	// SetBy says which level of the configuration gave each of Settings.
+	SetBy SettingSources
 }
 
 // Address is the host:port a probe dials.
@@ -224,7 +233,34 @@ type Attempt struct {
 	HTTPStatus int      // 0 when no response was read
 	TLS        *TLSInfo // nil when no handshake completed
 	RemoteAddr string   // the address connected to, when a connection was made
+	// Redirect is the absolute URL an HTTP answer sent the client to: the
+	// Location of a 3xx that was not followed, or the last URL of followed
+	// redirects when it differs from the target. Captive portals show here.
+	Redirect string
 }
 
 // OK reports whether the attempt succeeded.
 func (a *Attempt) OK() bool { return a.Failure == nil }
+
+// The levels a setting may come from, most general first.
+const (
+	LevelBuiltin  = "built-in"
+	LevelDefaults = "defaults"
+	LevelService  = "service"
+	LevelEndpoint = "endpoint"
+)
+
+// SettingSource is where one effective setting came from: a level and the
+// position of the value; Pos is zero for a built-in default.
+type SettingSource struct {
+	Level string
+	Pos   Pos
+}
+
+// SettingSources are the sources of an endpoint's Settings, field by field.
+type SettingSources struct {
+	Timeout         SettingSource
+	Samples         SettingSource
+	DegradedLatency SettingSource
+	CertMinDays     SettingSource
+}

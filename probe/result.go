@@ -76,6 +76,9 @@ type EndpointResult struct {
 	HTTPStatus int      // the last status seen, 0 when none
 	TLS        *TLSInfo // from the last completed handshake
 	DaysLeft   int      // days until the leaf certificate expires, when TLS is set
+	// Redirect is where the last HTTP answer redirected to (see
+	// Attempt.Redirect), "" when none did.
+	Redirect string
 }
 
 // ServiceResult is the verdict on one service.
@@ -100,4 +103,24 @@ type Report struct {
 	Note      string // one line about the run as a whole, e.g. local network down
 	Controls  []EndpointResult
 	Services  []ServiceResult
+	// Diagnosis is the run's one-line answer to "is it the service, its
+	// provider, or me?", computed from the verdicts by Diagnose.
+	Diagnosis Diagnosis
+	// Transitions are the changes since the previous run, services first
+	// in config order, each followed by its endpoints. nil means no state
+	// was kept; empty means nothing changed.
+	Transitions []Transition
+}
+
+// Transition is a change of status between two runs. Only a caller that
+// keeps state between runs (msgprobe check --state) knows of any.
+type Transition struct {
+	Service  string
+	Endpoint string // empty when the service itself changed
+	From, To Status
+	// Since is when From began, and Runs how many runs in a row found it.
+	Since time.Time
+	Runs  int
+	// Reason explains To when it is not up, as the result of To does.
+	Reason string
 }

@@ -169,3 +169,48 @@ func TestRunnerControls(t *testing.T) {
 		t.Errorf("got %s %q controls %d", rep.Status, rep.Note, len(rep.Controls))
 	}
 }
+
+func TestPoolSize(t *testing.T) {
+	for _, tc := range []struct {
+		concurrency, endpoints, fileLimit, want int
+	}{
+		{0, 1000, 0, 64},       // the default
+		{4096, 100, 0, 100},    // never more workers than endpoints
+		{4096, 10000, 0, 4096}, // no known limit
+		{4096, 10000, 65536, 4096},
+		{4096, 10000, 256, 112}, // (256 - 32 reserved) / 2 per attempt
+		{4096, 10000, 20, 1},    // always at least one
+		{8, 10000, 256, 8},
+	} {
+		if got := poolSize(tc.concurrency, tc.endpoints, tc.fileLimit); got != tc.want {
+			t.Errorf("poolSize(%d, %d, %d) = %d, want %d", tc.concurrency, tc.endpoints, tc.fileLimit, got, tc.want)
+		}
+	}
+}
+
+// A certificate seen by every attempt is kept once per endpoint, and a
+// different one is kept as it is.
+func TestRunnerKeepsRepeatedTLSInfoOnce(t *testing.T) {
+	cfg := testConfig(1, 1, 3)
+	calls := 0
+	probe := func(context.Context, *Endpoint, *Options) Attempt {
+		calls++
+		subject := "chat.test"
+		if calls == 3 {
+			subject = "other.test"
+		}
+		return Attempt{Timings: Timings{Total: time.Millisecond}, RemoteAddr: fmt.Sprint("127.0.0.1:", 443),
+			TLS: &TLSInfo{Version: 0x0304, NotAfter: testNow, Subject: subject, Verified: true}}
+	}
+	rep := (&Runner{Concurrency: 1, Probe: probe}).Run(context.Background(), cfg)
+	as := rep.Services[0].Endpoints[0].Attempts
+	if len(as) != 3 {
+		t.Fatalf("%d attempts, want 3", len(as))
+	}
+	if as[0].TLS != as[1].TLS {
+		t.Error("identical TLS details of two attempts are held twice")
+	}
+	if as[2].TLS == as[1].TLS || as[2].TLS.Subject != "other.test" {
+		t.Errorf("a different certificate was replaced: %+v", *as[2].TLS)
+	}
+}

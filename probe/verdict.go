@@ -3,6 +3,7 @@ package probe
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,6 +21,9 @@ func JudgeEndpoint(ep *Endpoint, attempts []Attempt, now time.Time) EndpointResu
 		}
 		if a.TLS != nil {
 			r.TLS = a.TLS
+		}
+		if a.Redirect != "" {
+			r.Redirect = a.Redirect
 		}
 		if a.OK() {
 			ok = append(ok, *a)
@@ -146,10 +150,16 @@ func describe(c Class, p Phase, msg string) string {
 		return "timed out" + at
 	case ClassDNSNXDomain:
 		return "found no such host"
-	case ClassNetworkUnreachable:
+	case ClassNetworkUnreachable, ClassHostUnreachable:
+		if p == PhaseDNS {
+			// The lookup never reached the resolver: the message says so
+			// in a few words ("resolver unreachable: network is unreachable").
+			return "failed at dns: " + msg
+		}
+		if c == ClassHostUnreachable {
+			return "found the host unreachable"
+		}
 		return "found the network unreachable"
-	case ClassHostUnreachable:
-		return "found the host unreachable"
 	case ClassTLSCertExpired:
 		return "met an expired certificate"
 	case ClassTLSCertHostname:
@@ -278,18 +288,20 @@ func hasRoles(eps []EndpointResult) bool {
 // are redundant servers of one function, which is up when all of them are,
 // down when none is (or fewer than min_up are), and degraded otherwise.
 // Endpoints without a role stand alone, each a function of its own. The
-// reason names what fails and what works: "messaging down (e1, e2 refused),
+// reason names what fails and what works: "messaging down (e1–e4 refused),
 // web up".
 func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 	type function struct {
 		name     string
+		alone    bool // an endpoint without a role, named after itself
 		critical bool
 		minUp    int
-		eps      []EndpointResult
+		eps      []*EndpointResult
 	}
 	var fns []*function
 	byName := map[string]*function{}
-	for _, e := range eps {
+	for i := range eps {
+		e := &eps[i]
 		name := e.Endpoint.Role
 		if name == "" {
 			name = e.Endpoint.Name
@@ -299,7 +311,7 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 			spec := svc.Functions[e.Endpoint.Role]
 			f = &function{name: name, critical: spec.Critical, minUp: spec.MinUp}
 			if e.Endpoint.Role == "" {
-				f.critical, f.minUp = e.Endpoint.Critical, 0
+				f.alone, f.critical, f.minUp = true, e.Endpoint.Critical, 0
 			}
 			byName[name] = f
 			fns = append(fns, f)
@@ -310,20 +322,21 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 		f.eps = append(f.eps, e)
 	}
 
-	worst, fnDown, criticalDown := Up, 0, false
-	var parts, upNames []string
+	worst, criticalDown := Up, false
+	var parts, upNames, downNames []string
+	var failing []*EndpointResult
 	for _, f := range fns {
 		up, down := 0, 0
-		var failing []string
+		var bad []*EndpointResult
 		for _, e := range f.eps {
 			switch {
 			case e.Status == Up:
 				up++
 			case e.Status >= Down:
 				down++
-				failing = append(failing, e.Endpoint.Name)
+				bad = append(bad, e)
 			default:
-				failing = append(failing, e.Endpoint.Name)
+				bad = append(bad, e)
 			}
 		}
 		st := Up
@@ -338,17 +351,25 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 			continue
 		}
 		if st == Down {
-			fnDown++
+			downNames = append(downNames, f.name)
 			if f.critical {
 				criticalDown = true
 			}
 		}
 		worst = max(worst, Degraded)
-		parts = append(parts, fmt.Sprintf("%s %s (%s)", f.name, st, summariseFailing(f.eps, failing)))
+		failing = append(failing, bad...)
+		what := failingSummary(bad)
+		if f.alone {
+			what = causeGroups(bad)[0].cause
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", f.name, st, what))
 	}
-	switch {
-	case fnDown == len(fns) || criticalDown:
+	if len(downNames) == len(fns) || criticalDown {
 		worst = Down
+	}
+	if len(downNames) == len(fns) && len(causeGroups(failing)) == 1 {
+		// One cause took everything down: say it once.
+		return worst, strings.Join(downNames, ", ") + " down (" + causeGroups(failing)[0].cause + ")"
 	}
 	if len(upNames) > 0 && len(parts) > 0 {
 		parts = append(parts, strings.Join(upNames, ", ")+" up")
@@ -356,49 +377,231 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 	return worst, strings.Join(parts, ", ")
 }
 
-// summariseFailing names the failing endpoints of a function with their most
-// common cause: "e1, e2 refused".
-func summariseFailing(eps []EndpointResult, failing []string) string {
-	const most = 4
-	names := failing
-	more := ""
-	if len(names) > most {
-		more = fmt.Sprintf(" +%d", len(names)-most)
-		names = names[:most]
-	}
-	cause := ""
-	for _, e := range eps {
-		if e.Status != Up && len(e.Errors) > 0 {
-			cause = " " + shortCause(e.Errors[0].Class, e.Errors[0].Phase)
-			break
-		}
-		if e.Status != Up && cause == "" {
-			cause = ": " + e.Reason
-		}
-	}
-	return strings.Join(names, ", ") + more + cause
+// causeGroup is the failing endpoints of a function that share a cause.
+type causeGroup struct {
+	cause string
+	names []string
 }
 
+// causeGroups groups failing endpoints by their cause, the largest group
+// first, first seen first on a tie.
+func causeGroups(bad []*EndpointResult) []causeGroup {
+	var groups []causeGroup
+	for _, e := range bad {
+		c := endpointCause(e)
+		i := slices.IndexFunc(groups, func(g causeGroup) bool { return g.cause == c })
+		if i < 0 {
+			groups = append(groups, causeGroup{cause: c})
+			i = len(groups) - 1
+		}
+		groups[i].names = append(groups[i].names, e.Endpoint.Name)
+	}
+	slices.SortStableFunc(groups, func(a, b causeGroup) int { return len(b.names) - len(a.names) })
+	return groups
+}
+
+// failingSummary names the failing endpoints of a function with their
+// causes: "e1–e4 refused, e5 timed out at connect".
+func failingSummary(bad []*EndpointResult) string {
+	const most = 2
+	groups := causeGroups(bad)
+	parts := make([]string, 0, most+1)
+	for i, g := range groups {
+		if i == most {
+			parts = append(parts, fmt.Sprintf("+%d more", len(groups)-most))
+			break
+		}
+		parts = append(parts, compressNames(g.names)+" "+g.cause)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// endpointCause is a few words on why an endpoint is not up: its most
+// frequent failure, or its reason when no attempt failed (slow, a
+// certificate about to expire).
+func endpointCause(e *EndpointResult) string {
+	m := mainErrorOf(e)
+	switch {
+	case m == nil:
+		if e.Reason != "" {
+			return e.Reason
+		}
+		return e.Status.String()
+	case m.Class == ClassHTTPStatus && e.HTTPStatus != 0:
+		return fmt.Sprintf("HTTP %d", e.HTTPStatus)
+	}
+	return shortCause(m.Class, m.Phase)
+}
+
+// shortCause names a failure class in a word or three.
 func shortCause(c Class, p Phase) string {
 	switch c {
 	case ClassConnectionRefused:
 		return "refused"
+	case ClassConnectionReset:
+		return "reset"
 	case ClassTimeout, ClassDNSTimeout:
+		if p == "" {
+			return "timed out"
+		}
 		return "timed out at " + string(p)
+	case ClassDNSNXDomain:
+		return "no such host"
+	case ClassDNSError:
+		return "dns error"
+	case ClassNetworkUnreachable, ClassHostUnreachable:
+		if p == PhaseDNS {
+			return "resolver unreachable"
+		}
+		if c == ClassHostUnreachable {
+			return "host unreachable"
+		}
+		return "network unreachable"
+	case ClassTLSCertExpired:
+		return "certificate expired"
+	case ClassTLSCertHostname:
+		return "certificate for another host"
+	case ClassTLSCertUntrusted:
+		return "untrusted certificate"
+	case ClassTLSHandshake:
+		return "tls handshake failed"
+	case ClassHTTPStatus:
+		return "unexpected HTTP status"
+	case ClassHTTPBody:
+		return "unexpected body"
+	case ClassEOF:
+		if p == "" {
+			return "closed"
+		}
+		return "closed at " + string(p)
+	case ClassProtocol:
+		return "protocol error"
+	case ClassCanceled:
+		return "canceled"
 	}
 	return string(c)
 }
 
-// JudgeRun completes a report from its service and control verdicts: the
-// overall status is the worst service's, unless every control failed, in
-// which case the local network is the likely culprit and every service is
-// unknown.
+// compressNames lists endpoint names, writing a run of three or more that
+// differ only by consecutive numbers as a range: chat-e1-5222 …
+// chat-e4-5222 become "chat-e1–e4-5222", dc1 … dc5 "dc1–dc5". At most four
+// items are listed.
+func compressNames(names []string) string {
+	const most = 4
+	var items []string
+	for i := 0; i < len(names); {
+		j, k := i+1, -1
+		for j < len(names) {
+			kk, ok := nextInRun(names[j-1], names[j])
+			if !ok || (k >= 0 && kk != k) {
+				break
+			}
+			k = kk
+			j++
+		}
+		if j-i >= 3 {
+			items = append(items, nameRange(names[i], names[j-1], k))
+		} else {
+			items = append(items, names[i:j]...)
+		}
+		i = j
+	}
+	if len(items) > most {
+		return strings.Join(items[:most], ", ") + fmt.Sprintf(" +%d", len(items)-most)
+	}
+	return strings.Join(items, ", ")
+}
+
+// nameTokens splits a name into runs of digits and of other characters.
+func nameTokens(s string) []string {
+	var toks []string
+	for i := 0; i < len(s); {
+		digit := s[i] >= '0' && s[i] <= '9'
+		j := i + 1
+		for j < len(s) && (s[j] >= '0' && s[j] <= '9') == digit {
+			j++
+		}
+		toks = append(toks, s[i:j])
+		i = j
+	}
+	return toks
+}
+
+// nextInRun reports whether b follows a in a numbered run: the same but
+// for one number, one larger (and written without leading zeros), and the
+// index of that number's token.
+func nextInRun(a, b string) (int, bool) {
+	ta, tb := nameTokens(a), nameTokens(b)
+	if len(ta) != len(tb) {
+		return 0, false
+	}
+	k := -1
+	for i := range ta {
+		if ta[i] == tb[i] {
+			continue
+		}
+		if k >= 0 {
+			return 0, false
+		}
+		k = i
+	}
+	if k < 0 {
+		return 0, false
+	}
+	na, errA := strconv.Atoi(ta[k])
+	nb, errB := strconv.Atoi(tb[k])
+	if errA != nil || errB != nil || nb != na+1 || strconv.Itoa(na) != ta[k] || strconv.Itoa(nb) != tb[k] {
+		return 0, false
+	}
+	return k, true
+}
+
+// nameRange writes first…last, which differ at token k, with the letters
+// right before the number repeated: "chat-e1–e4-5222".
+func nameRange(first, last string, k int) string {
+	tf, tl := nameTokens(first), nameTokens(last)
+	letters := ""
+	if k > 0 {
+		prev := tf[k-1]
+		i := len(prev)
+		for i > 0 && isLetter(prev[i-1]) {
+			i--
+		}
+		letters = prev[i:]
+	}
+	return strings.Join(tf[:k+1], "") + "–" + letters + tl[k] + strings.Join(tf[k+1:], "")
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// JudgeRun completes a report from its service and control verdicts: it
+// diagnoses the run, then lets the diagnosis decide what the verdicts are
+// worth. The overall status is the worst service's.
+//
+// When every control is down (local_network, or an interception that
+// swallowed every control), the spec's rule holds: the local network is the
+// likely culprit and every service is unknown.
+//
+// local_dns makes unknown every service with an endpoint that failed at
+// dns: that failure is the resolver's and says nothing about the service,
+// and reporting it down would page people for their own resolver. Unknown
+// also makes the run exit 3, which says "not a verdict" to cron and CI.
+// Services reached by IP literal alone keep their verdicts.
 func JudgeRun(rep *Report) {
-	if len(rep.Controls) > 0 && allDown(rep.Controls) {
+	rep.Diagnosis = Diagnose(rep)
+	switch {
+	case rep.Diagnosis.Code == DiagLocalNetwork || controlsAllDown(rep):
 		for i := range rep.Services {
 			rep.Services[i].Status = Unknown
 		}
-		rep.Note = "every control endpoint failed: the local network looks unreachable, so service statuses are unknown"
+		rep.Note = rep.Diagnosis.Message
+	case rep.Diagnosis.Code == DiagLocalDNS:
+		for i := range rep.Services {
+			if slices.ContainsFunc(rep.Services[i].Endpoints, func(e EndpointResult) bool { return failedAtDNS(&e) }) {
+				rep.Services[i].Status = Unknown
+			}
+		}
+		rep.Note = rep.Diagnosis.Message
 	}
 	rep.Status = Up
 	rep.Summary = Summary{}

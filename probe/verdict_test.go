@@ -152,6 +152,24 @@ func TestJudgeServiceFunctions(t *testing.T) {
 			role(result("m", Down, false), "media"), role(result("web", Up, false), "web"),
 		}, Degraded, "media down (m refused), web up"},
 		{"all up", svc, []EndpointResult{role(result("e1", Up, false), "messaging"), role(result("web", Up, false), "web")}, Up, ""},
+		{"the seed outage reads well", svc, []EndpointResult{
+			role(result("e1", Down, false), "messaging"), role(result("e2", Down, false), "messaging"),
+			role(result("e3", Down, false), "messaging"), role(result("e4", Down, false), "messaging"),
+			role(result("web", Up, false), "web"),
+		}, Down, "messaging down (e1–e4 refused), web up"},
+		{"causes are grouped, the largest first", svc, []EndpointResult{
+			role(result("e1", Up, false), "messaging"), role(timedOut("e2"), "messaging"),
+			role(result("e3", Down, false), "messaging"), role(result("e4", Down, false), "messaging"),
+		}, Degraded, "messaging degraded (e3, e4 refused, e2 timed out at connect)"},
+		{"one cause took everything down", svc, []EndpointResult{
+			role(result("e1", Down, false), "messaging"), role(result("web", Down, false), "web"), result("star", Down, false),
+		}, Down, "messaging, web, star down (refused)"},
+		{"an endpoint without a role is named once", svc, []EndpointResult{
+			role(result("e1", Up, false), "messaging"), result("star", Down, false),
+		}, Degraded, "star down (refused), messaging up"},
+		{"slow is said as the reason", svc, []EndpointResult{
+			role(result("e1", Up, false), "messaging"), role(slow("cdn"), "media"),
+		}, Degraded, "media degraded (cdn p50 1.24s > 800ms), messaging up"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,6 +178,39 @@ func TestJudgeServiceFunctions(t *testing.T) {
 				t.Errorf("got %s %q, want %s %q", r.Status, r.Reason, tt.status, tt.reason)
 			}
 		})
+	}
+}
+
+func timedOut(name string) EndpointResult {
+	r := result(name, Down, false)
+	r.Errors = []ErrorCount{{Class: ClassTimeout, Phase: PhaseConnect, Count: 3}}
+	return r
+}
+
+func slow(name string) EndpointResult {
+	r := result(name, Degraded, false)
+	r.Errors, r.Reason = nil, "p50 1.24s > 800ms"
+	return r
+}
+
+func TestCompressNames(t *testing.T) {
+	for _, tt := range []struct {
+		names []string
+		want  string
+	}{
+		{[]string{"e1", "e2", "e3", "e4"}, "e1–e4"},
+		{[]string{"dc1", "dc2", "dc3", "dc4", "dc5"}, "dc1–dc5"},
+		{[]string{"chat-e1-5222", "chat-e2-5222", "chat-e3-5222", "chat-e4-5222", "chat-e5-443", "chat-e6-443"},
+			"chat-e1–e4-5222, chat-e5-443, chat-e6-443"},
+		{[]string{"e1", "e2"}, "e1, e2"},
+		{[]string{"e1", "e3", "e4", "e5"}, "e1, e3–e5"},
+		{[]string{"e09", "e10", "e11"}, "e09, e10, e11"},
+		{[]string{"a", "b", "c", "d", "e", "f"}, "a, b, c, d +2"},
+		{[]string{"10", "11", "12"}, "10–12"},
+	} {
+		if got := compressNames(tt.names); got != tt.want {
+			t.Errorf("%v: %q, want %q", tt.names, got, tt.want)
+		}
 	}
 }
 
@@ -176,7 +227,8 @@ func TestJudgeRun(t *testing.T) {
 		Services: []ServiceResult{svc(Down), svc(Up)},
 	}
 	JudgeRun(rep)
-	if rep.Status != Unknown || rep.Summary != (Summary{Unknown: 2}) || !strings.Contains(rep.Note, "local network") {
+	if rep.Status != Unknown || rep.Summary != (Summary{Unknown: 2}) || rep.Diagnosis.Code != DiagLocalNetwork || rep.Note != rep.Diagnosis.Message ||
+		!strings.Contains(rep.Note, "your network looks down") {
 		t.Errorf("all controls down: got %s %+v %q", rep.Status, rep.Summary, rep.Note)
 	}
 
@@ -185,8 +237,8 @@ func TestJudgeRun(t *testing.T) {
 		Services: []ServiceResult{svc(Down)},
 	}
 	JudgeRun(rep)
-	if rep.Status != Down || rep.Note != "" {
-		t.Errorf("one control up: got %s %q", rep.Status, rep.Note)
+	if rep.Status != Down || rep.Note != "" || rep.Diagnosis.Code != DiagServiceOutage {
+		t.Errorf("one control up: got %s %q %+v", rep.Status, rep.Note, rep.Diagnosis)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/fatih/color"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -332,8 +333,12 @@ func TestPrometheusParsesBack(t *testing.T) {
 			t.Errorf("metric %s missing", name)
 			continue
 		}
-		if f.GetType() != dto.MetricType_GAUGE || f.GetHelp() == "" {
-			t.Errorf("%s: type %v, help %q; want a gauge with help", name, f.GetType(), f.GetHelp())
+		want := dto.MetricType_GAUGE
+		if name == "msgprobe_endpoint_latency_seconds" {
+			want = dto.MetricType_SUMMARY
+		}
+		if f.GetType() != want || f.GetHelp() == "" {
+			t.Errorf("%s: type %v, help %q; want a %v with help", name, f.GetType(), f.GetHelp(), want)
 		}
 	}
 	if !strings.Contains(text, "# TYPE msgprobe_endpoint_up gauge") || !strings.Contains(text, "# HELP msgprobe_endpoint_up ") {
@@ -431,7 +436,7 @@ func TestTableColorsKeepAlignment(t *testing.T) {
 		if line == "" {
 			continue
 		}
-		if strings.HasPrefix(line, "note:") || strings.Contains(line, " · ") {
+		if strings.HasPrefix(line, "note:") || strings.HasPrefix(line, "diagnosis:") || strings.Contains(line, " · ") {
 			continue
 		}
 		rows++
@@ -585,6 +590,21 @@ func TestMarkdownCellsStayCells(t *testing.T) {
 	for _, want := range []string{"✅ up", "⚠️ degraded", "❌ down", "❔ unknown", `\<b\>`, `\*1.24s\*`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}
+
+// promlint holds the rules `promtool check metrics` applies, so the textfile
+// is checked as node_exporter's users check it even where promtool is not
+// installed.
+func TestPrometheusPassesPromlint(t *testing.T) {
+	for name, r := range map[string]*probe.Report{"fixture": fixture(), "hostile": hostile()} {
+		problems, err := promlint.New(strings.NewReader(render(t, "prometheus", Options{}, r))).Lint()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, p := range problems {
+			t.Errorf("%s: %s: %s", name, p.Metric, p.Text)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"io"
 	"time"
 
@@ -29,8 +28,16 @@ type jsonReport struct {
 	Status     probe.Status   `json:"status"`
 	Summary    jsonSummary    `json:"summary"`
 	Note       string         `json:"note"`
+	Diagnosis  jsonDiagnosis  `json:"diagnosis"` // always present: "ok" is an answer too
 	Controls   []jsonEndpoint `json:"controls"`
 	Services   []jsonService  `json:"services"`
+	// Transitions is present only when state is kept between runs.
+	Transitions *[]jsonTransition `json:"transitions,omitempty"`
+}
+
+type jsonDiagnosis struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 type jsonSummary struct {
@@ -62,6 +69,7 @@ type jsonEndpoint struct {
 	PhasesMS   *jsonPhases  `json:"phases_ms,omitempty"`
 	Errors     []jsonError  `json:"errors,omitempty"`
 	HTTPStatus int          `json:"http_status,omitempty"`
+	Redirect   string       `json:"redirect,omitempty"`
 	TLS        *jsonTLS     `json:"tls,omitempty"`
 }
 
@@ -112,30 +120,13 @@ func (j *JSON) Render(w io.Writer, r *probe.Report) error {
 			Down:     r.Summary.Down,
 			Unknown:  r.Summary.Unknown,
 		},
-		Note:     r.Note,
-		Controls: jsonEndpoints(r.Controls),
-		Services: make([]jsonService, 0, len(r.Services)),
+		Note:        r.Note,
+		Diagnosis:   jsonDiagnosis{Code: r.Diagnosis.Code, Message: r.Diagnosis.Message},
+		Controls:    jsonEndpoints(r.Controls),
+		Transitions: jsonTransitions(r),
 	}
-	for i := range r.Services {
-		s := &r.Services[i]
-		tags := serviceOf(s).Tags
-		if tags == nil {
-			tags = []string{}
-		}
-		out.Services = append(out.Services, jsonService{
-			Name:      serviceOf(s).Name,
-			Status:    s.Status,
-			Reason:    s.Reason,
-			Tags:      tags,
-			Endpoints: jsonEndpoints(s.Endpoints),
-		})
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	// Reasons and targets hold '<', '>' and '&' often enough that the HTML
-	// escapes would only make the file harder to read.
-	enc.SetEscapeHTML(false)
-	return enc.Encode(out)
+	// The services are built and written one at a time (json_stream.go).
+	return encodeJSON(w, out, r)
 }
 
 // jsonEndpoints never returns nil, so that an empty list is [] and not null.
@@ -160,6 +151,7 @@ func jsonEndpointOf(e *probe.EndpointResult) jsonEndpoint {
 		Attempts:   len(e.Attempts),
 		Failures:   e.Failures,
 		HTTPStatus: e.HTTPStatus,
+		Redirect:   e.Redirect,
 	}
 	if l := e.Latency; l != nil {
 		out.LatencyMS = &jsonLatency{Min: ms(l.Min), P50: ms(l.P50), P95: ms(l.P95), Max: ms(l.Max)}

@@ -44,7 +44,10 @@ const (
 func (m *Markdown) Render(w io.Writer, r *probe.Report) error {
 	var b strings.Builder
 	b.WriteString("## msgprobe: " + mdStatus(r.Status) + "\n\n")
-	if r.Note != "" {
+	if d := r.Diagnosis; d.Code != "" {
+		b.WriteString("**Diagnosis:** `" + d.Code + "` — " + mdEscape(d.Message) + "\n\n")
+	}
+	if r.Note != "" && r.Note != r.Diagnosis.Message {
 		b.WriteString("> **Note:** " + mdEscape(r.Note) + "\n\n")
 	}
 	b.WriteString(mdServicesHead)

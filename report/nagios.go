@@ -57,8 +57,16 @@ func (*Nagios) Render(w io.Writer, r *probe.Report) error {
 // nagiosSummary names the services that are not up, worst first, so that
 // the part a pager shows first is the part that matters.
 func nagiosSummary(r *probe.Report) string {
-	if r.Status == probe.Unknown && r.Note != "" {
-		return r.Note
+	if r.Status == probe.Unknown {
+		// The services were not judged because of this machine's network:
+		// why is the whole message.
+		switch d := r.Diagnosis; d.Code {
+		case probe.DiagLocalNetwork, probe.DiagLocalDNS, probe.DiagIntercepted:
+			return d.Code + ": " + d.Message
+		}
+		if r.Note != "" {
+			return r.Note
+		}
 	}
 	var groups []string
 	for _, st := range []probe.Status{probe.Unknown, probe.Down, probe.Degraded} {

@@ -69,6 +69,7 @@ func fixture() *probe.Report {
 		Status:    probe.Unknown,
 		Summary:   probe.Summary{Up: 1, Degraded: 1, Down: 1, Unknown: 1},
 		Note:      "1 of 2 controls failed: quad9",
+		Diagnosis: probe.Diagnosis{Code: probe.DiagServiceOutage, Message: "Telegram down; your network works (1 of 2 controls answer)"},
 		Controls: []probe.EndpointResult{
 			{
 				Endpoint: cf, Status: probe.Up, Attempts: attempts(nil, msd(12), msd(12.4), msd(15)),

@@ -16,6 +16,7 @@ import (
 type Table struct {
 	status [probe.Unknown + 1]*color.Color
 	bold   *color.Color
+	opt    Options
 }
 
 // NewTable returns the table renderer. Its colors are its own values,
@@ -30,6 +31,7 @@ func NewTable(opt Options) *Table {
 			probe.Unknown:  color.New(color.FgMagenta),
 		},
 		bold: color.New(color.Bold),
+		opt:  opt,
 	}
 	for _, c := range append(t.status[:], t.bold) {
 		if opt.Color {
@@ -101,12 +103,24 @@ func (t *Table) Render(w io.Writer, r *probe.Report) error {
 		t.writeRow(&b, row, width, i == 0)
 	}
 	b.WriteByte('\n')
-	if r.Note != "" {
+	for _, line := range changeLines(r, t.opt) {
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	// When the note is the diagnosis (the network is to blame), the last
+	// line says it once.
+	if r.Note != "" && r.Note != r.Diagnosis.Message {
 		b.WriteString(t.bold.Sprint("note: " + oneLine(r.Note)))
 		b.WriteByte('\n')
 	}
 	b.WriteString(summaryLine(r))
 	b.WriteByte('\n')
+	if d := r.Diagnosis; d.Code != "" {
+		// The answer to "is it me?" goes last, where the eye lands when
+		// the table has scrolled by; its code takes the run's color.
+		b.WriteString("diagnosis: " + t.color(r.Status).Sprint(d.Code) + " — " + oneLine(d.Message))
+		b.WriteByte('\n')
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/signal"
 	"slices"
@@ -18,8 +22,9 @@ import (
 
 // checkOptions are the flags of `msgprobe check`.
 type checkOptions struct {
-	Config      string
-	Format      string
+	Config      string   // a single config; -c fills Configs, tests may set this
+	Configs     []string // -c, repeatable
+	Formats     []string
 	Output      string
 	Services    []string
 	Tags        []string
@@ -31,6 +36,9 @@ type checkOptions struct {
 	Quiet       bool
 	NoColor     bool
 	IPv4, IPv6  bool
+	Resolver    string // HOST:PORT of the DNS server every lookup goes to
+	State       string
+	Watch       time.Duration
 
 	// Now is the clock; tests fix it.
 	Now func() time.Time
@@ -46,15 +54,17 @@ report each service up, degraded or down, with the reason.`,
 		Example: `  msgprobe check
   msgprobe check -s whatsapp -s signal
   msgprobe check -c smoke.yaml -f junit -o report.xml --fail-on down
-  msgprobe check -q -f prometheus -o /var/lib/node_exporter/msgprobe.prom --deadline 50s`,
+  msgprobe check -f table -f junit=report.xml -f markdown=summary.md
+  msgprobe check --watch 30s
+  msgprobe check -q -f prometheus -o /var/lib/node_exporter/msgprobe.prom --state state.json --deadline 50s`,
 		Args: noArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			return runCheck(cmd.Context(), opts, io)
 		}),
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.Config, "config", "c", "", "config `FILE`; - reads standard input (default: the built-in catalog)")
-	f.StringVarP(&opts.Format, "format", "f", "table", "report format: "+strings.Join(report.Formats, ", "))
+	f.StringArrayVarP(&opts.Configs, "config", "c", nil, configFlagUsage)
+	f.StringArrayVarP(&opts.Formats, "format", "f", nil, "report `FORMAT[=FILE]` (repeatable): "+strings.Join(report.Formats, ", ")+"; =FILE writes that format to its own file, the one without goes to stdout or -o (default table)")
 	f.StringVarP(&opts.Output, "output", "o", "", "write the report to `FILE` atomically instead of stdout")
 	f.StringArrayVarP(&opts.Services, "service", "s", nil, "only this service (repeatable, case-insensitive)")
 	f.StringArrayVarP(&opts.Tags, "tag", "t", nil, "only services with this tag (repeatable)")
@@ -63,10 +73,13 @@ report each service up, degraded or down, with the reason.`,
 	f.IntVar(&opts.Concurrency, "concurrency", 64, "endpoints probed at once")
 	f.DurationVar(&opts.Deadline, "deadline", 0, "bound on the whole run; what has not finished is reported down (canceled)")
 	f.StringVar(&opts.FailOn, "fail-on", "degraded", "lowest overall status that gives a non-zero exit: degraded, down or never")
-	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on stdout unless a status is not up")
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on stdout unless a status is not up (or changed, with --state)")
+	f.StringVar(&opts.State, "state", "", "remember statuses between runs in `FILE` and report what changed")
+	f.DurationVar(&opts.Watch, "watch", 0, "probe again every `DUR` until Ctrl-C")
 	f.BoolVar(&opts.NoColor, "no-color", false, "no ANSI colors (also when NO_COLOR is set or stdout is not a terminal)")
 	f.BoolVarP(&opts.IPv4, "ipv4", "4", false, "probe over IPv4 only")
 	f.BoolVarP(&opts.IPv6, "ipv6", "6", false, "probe over IPv6 only")
+	f.StringVar(&opts.Resolver, "resolver", "", "send every name lookup to the DNS server at `HOST:PORT` (overrides resolver: in the config)")
 	return cmd
 }
 
@@ -96,6 +109,14 @@ func (o *checkOptions) validate() error {
 	if o.Samples < 0 || o.Samples > 100 {
 		return usageErrorf("invalid --samples %d: must be from 1 to 100", o.Samples)
 	}
+	if o.Watch < 0 {
+		return usageErrorf("invalid --watch %s: must be a positive duration", o.Watch)
+	}
+	if o.Resolver != "" {
+		if err := probe.CheckResolverAddr(o.Resolver); err != nil {
+			return usageErrorf("invalid --resolver: %v", err).hint("give the DNS server as HOST:PORT, e.g. 127.0.0.1:53 or [::1]:53")
+		}
+	}
 	if o.Timeout < 0 || o.Deadline < 0 {
 		return usageErrorf("--timeout and --deadline must be positive durations")
 	}
@@ -106,8 +127,12 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 	if err := opts.validate(); err != nil {
 		return err
 	}
+	specs, err := parseFormats(opts.Formats, opts.Output)
+	if err != nil {
+		return err
+	}
 	failOn, failOnSet, _ := failOnLevel(opts.FailOn)
-	cfg, err := loadConfig(opts.Config, io)
+	cfg, err := loadConfig(configPaths(opts.Config, opts.Configs), io)
 	if err != nil {
 		return err
 	}
@@ -116,58 +141,123 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 	}
 	applyOverrides(cfg, opts)
 
-	color := opts.Format == "table" && opts.Output == "" && io.OutTTY && !opts.NoColor && io.getenv("NO_COLOR") == ""
-	rendOpt := report.Options{Color: color, Now: opts.Now}
+	rendOpt := report.Options{Now: opts.Now, FailOn: report.FailNever}
 	if failOnSet {
 		rendOpt.FailOn = failOn
-	} else {
-		rendOpt.FailOn = report.FailNever
 	}
-	renderer, err := report.New(opts.Format, rendOpt)
+	outs, err := newOutputs(specs, opts, io, rendOpt)
 	if err != nil {
-		return usageErrorf("%v", err)
+		return err
 	}
-	var out *atomicFile
-	if opts.Output != "" {
-		path := opts.Output
-		if io.WorkDir != "" && !strings.HasPrefix(path, "/") {
-			path = io.WorkDir + "/" + path
-		}
-		if out, err = createAtomic(path); err != nil {
+	c := &checkRun{opts: opts, io: io, cfg: cfg, outs: outs, failOn: failOn, failOnSet: failOnSet}
+	if err := outs.open(); err != nil {
+		return err
+	}
+	defer outs.abort() // a no-op once committed
+	if opts.State != "" {
+		c.store = newStateStore(opts.State, io)
+		if err := c.store.open(); err != nil {
 			return err
 		}
-		defer out.abort() // a no-op once committed
+		defer c.store.abort()
+		c.state = c.store.load(io, opts.Quiet)
+		c.tracking = true
 	}
 
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ctx, stop := runContext(ctx, opts, io)
-	defer stop()
-	runner := &probe.Runner{
-		Concurrency: opts.Concurrency,
-		Options:     &probe.Options{Network: network(opts), Now: opts.Now},
-		Now:         opts.Now,
+	if opts.Watch > 0 {
+		return c.watch(ctx)
 	}
-	rep := runner.Run(ctx, cfg)
-
-	switch {
-	case out != nil:
-		if err := renderer.Render(out, rep); err != nil {
-			return fmt.Errorf("cannot write report to %s: %v", opts.Output, err)
-		}
-		if err := out.commit(); err != nil {
-			return err
-		}
-		if opts.Quiet && rep.Status != probe.Up {
-			printProblems(io, rep)
-		}
-	case !opts.Quiet || rep.Status != probe.Up:
-		if err := renderer.Render(io.Out, rep); err != nil {
-			return err
-		}
+	rep, interrupted := c.probe(ctx, io.Signals)
+	if err := c.record(rep, interrupted); err != nil {
+		return err
+	}
+	if err := c.print(rep); err != nil {
+		return err
 	}
 	return verdictExit(rep.Status, failOn, failOnSet)
+}
+
+// checkRun is a check under way: what was set up before probing, and the
+// state carried from one round to the next.
+type checkRun struct {
+	opts      *checkOptions
+	io        *IO
+	cfg       *probe.Config
+	outs      outputs
+	failOn    probe.Status
+	failOnSet bool
+	store     *stateStore // nil without --state
+	state     *runState   // the last recorded statuses; nil before the first
+	tracking  bool        // compute transitions (--state or --watch)
+}
+
+// probe runs one round; interrupted tells that Ctrl-C cut it short.
+func (c *checkRun) probe(ctx context.Context, signals bool) (rep *probe.Report, interrupted bool) {
+	ctx, stop := runContext(ctx, c.opts, c.io, signals)
+	defer stop()
+	p := newProgress(c.io, c.opts.Quiet)
+	p.start(endpointTotal(c.cfg))
+	runner := &probe.Runner{
+		Concurrency: c.opts.Concurrency,
+		Options:     &probe.Options{Network: network(c.opts), Now: c.opts.Now, Resolver: resolver(c.opts, c.cfg)},
+		Now:         c.opts.Now,
+		Progress:    p.hook(),
+	}
+	rep = runner.Run(ctx, c.cfg)
+	p.end()
+	return rep, errors.Is(context.Cause(ctx), probe.ErrInterrupted)
+}
+
+// record sets the round's transitions, then writes the report files and
+// the state. A round the user interrupted is reported but not remembered:
+// what it did not measure is no news about the services.
+func (c *checkRun) record(rep *probe.Report, interrupted bool) error {
+	if c.tracking {
+		next, transitions := advance(c.state, rep)
+		rep.Transitions = transitions
+		if !interrupted {
+			c.state = next
+		}
+	}
+	if err := c.outs.writeFiles(rep); err != nil {
+		return err
+	}
+	if c.store != nil && !interrupted {
+		return c.store.save(c.state)
+	}
+	return nil
+}
+
+// news is what a quiet run speaks up for: a status that is not up, or a
+// change since the last run.
+func news(rep *probe.Report) bool {
+	return rep.Status != probe.Up || len(rep.Transitions) > 0
+}
+
+// print writes a single run's report on stdout, or, when every report went
+// to a file, what a quiet run's reader must know.
+func (c *checkRun) print(rep *probe.Report) error {
+	if o := c.outs.stdout(); o != nil {
+		if c.opts.Quiet && !news(rep) {
+			return nil
+		}
+		return o.renderer.Render(c.io.Out, rep)
+	}
+	if c.opts.Quiet && news(rep) {
+		printDigest(c.io.Out, rep)
+	}
+	return nil
+}
+
+func endpointTotal(cfg *probe.Config) int {
+	n := len(cfg.Controls)
+	for _, s := range cfg.Services {
+		n += len(s.Endpoints)
+	}
+	return n
 }
 
 // verdictExit maps the overall status to the exit code, honouring --fail-on.
@@ -191,22 +281,33 @@ func verdictExit(st probe.Status, failOn probe.Status, failOnSet bool) error {
 	return &statusExit{code}
 }
 
-// printProblems tells a quiet run's reader what is wrong when the report went
-// to a file, so that cron mails something worth reading.
-func printProblems(io *IO, rep *probe.Report) {
+// printDigest tells a quiet run's reader what is wrong or what changed
+// when the report went to a file, so that cron mails something worth
+// reading: the note, then per service either its transition or, when it
+// did not change and is not up, its status and reason, then the changes of
+// its endpoints.
+func printDigest(w io.Writer, rep *probe.Report) {
 	if rep.Note != "" {
-		fmt.Fprintln(io.Out, rep.Note)
+		fmt.Fprintln(w, rep.Note)
 	}
+	changes := report.Changes(rep)
 	for _, s := range rep.Services {
-		if s.Status != probe.Up {
-			fmt.Fprintf(io.Out, "%s %s: %s\n", s.Service.Name, s.Status, s.Reason)
+		name := s.Service.Name
+		changed := slices.ContainsFunc(changes, func(t probe.Transition) bool { return t.Service == name && t.Endpoint == "" })
+		if !changed && s.Status != probe.Up {
+			fmt.Fprintf(w, "%s %s: %s\n", name, s.Status, s.Reason)
+		}
+		for _, t := range changes {
+			if t.Service == name {
+				fmt.Fprintln(w, report.TransitionLine(t, rep.StartedAt))
+			}
 		}
 	}
 }
 
 // runContext bounds the run by --deadline and ends it on Ctrl-C (the report of
 // what was measured is still printed; a second Ctrl-C kills the process).
-func runContext(parent context.Context, opts *checkOptions, io *IO) (context.Context, func()) {
+func runContext(parent context.Context, opts *checkOptions, io *IO, signals bool) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	stops := []func(){func() { cancel(nil) }}
 	if opts.Deadline > 0 {
@@ -214,7 +315,7 @@ func runContext(parent context.Context, opts *checkOptions, io *IO) (context.Con
 		ctx, c = context.WithDeadlineCause(ctx, time.Now().Add(opts.Deadline), probe.ErrDeadline)
 		stops = append(stops, c)
 	}
-	if io.Signals {
+	if signals {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 		done := make(chan struct{})
@@ -234,6 +335,16 @@ func runContext(parent context.Context, opts *checkOptions, io *IO) (context.Con
 			s()
 		}
 	}
+}
+
+// resolver is the DNS server --resolver or the config names (the flag wins),
+// nil for the system's.
+func resolver(opts *checkOptions, cfg *probe.Config) *net.Resolver {
+	addr := cmp.Or(opts.Resolver, cfg.Resolver)
+	if addr == "" {
+		return nil
+	}
+	return probe.NewResolver(addr)
 }
 
 func network(opts *checkOptions) string {

@@ -2,10 +2,10 @@ package main
 
 import (
 	"errors"
-	"io"
+	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/msgprobe/msgprobe/examples"
 	"github.com/msgprobe/msgprobe/probe"
@@ -14,29 +14,58 @@ import (
 // embeddedName is how errors and listings name the built-in catalog.
 const embeddedName = "examples/messaging.yaml"
 
-// loadConfig reads the config named by path: "" is the embedded catalog and
-// "-" is standard input.
-func loadConfig(path string, io_ *IO) (*probe.Config, error) {
-	switch path {
-	case "":
-		return probe.Load(embeddedName, examples.Messaging, io_.Env)
-	case "-":
-		data, err := io.ReadAll(io_.In)
-		if err != nil {
-			return nil, usageErrorf("reading config from standard input: %v", err)
+// configFlagUsage is the help of every command's -c.
+const configFlagUsage = "config `FILE` or directory of *.yaml (repeatable); - reads standard input (default: the built-in catalog)"
+
+// loadConfig reads the configs named by paths: none is the embedded
+// catalog, "-" is standard input and a directory is its *.yaml and *.yml
+// files in name order. Warnings (settings a later file repeats to no
+// effect) go to stderr; they do not fail the load.
+func loadConfig(paths []string, io *IO) (*probe.Config, error) {
+	if len(paths) == 0 {
+		return probe.Load(embeddedName, examples.Messaging, io.Env)
+	}
+	resolved := make([]string, len(paths))
+	for i, p := range paths {
+		if io.WorkDir != "" && p != "" && p != "-" && !filepath.IsAbs(p) {
+			p = filepath.Join(io.WorkDir, p)
 		}
-		return probe.Load("<stdin>", data, io_.Env)
+		resolved[i] = p
 	}
-	if io_.WorkDir != "" && !filepath.IsAbs(path) {
-		path = filepath.Join(io_.WorkDir, path)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		ue := usageErrorf("cannot read config: %v", err)
-		if errors.Is(err, fs.ErrNotExist) {
+	cfg, err := probe.LoadFiles(resolved, io.In, io.Env)
+	var re *probe.ReadError
+	if errors.As(err, &re) {
+		ue := usageErrorf("%v", re)
+		if errors.Is(re.Err, fs.ErrNotExist) {
 			ue.hint("without -c, msgprobe probes its built-in catalog; 'msgprobe list' shows it")
 		}
 		return nil, ue
 	}
-	return probe.Load(path, data, io_.Env)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		s := w.Error()
+		if i := strings.Index(s, ": "); i >= 0 {
+			s = s[:i] + ": warning: " + s[i+2:]
+		}
+		fmt.Fprintln(io.Err, s)
+	}
+	return cfg, nil
+}
+
+// configPaths joins a single config path (empty: none) and a list of them.
+func configPaths(single string, many []string) []string {
+	if single == "" {
+		return many
+	}
+	return append([]string{single}, many...)
+}
+
+// configName names what was loaded, for one-line summaries.
+func configName(paths []string) string {
+	if len(paths) == 0 {
+		return embeddedName
+	}
+	return strings.Join(paths, ", ")
 }

@@ -79,9 +79,13 @@ func writeFile(t *testing.T, dir, name, content string) string {
 
 // jsonReport is the part of the JSON report the end-to-end tests read.
 type jsonReport struct {
-	Status   string         `json:"status"`
-	Note     string         `json:"note"`
-	Summary  map[string]int `json:"summary"`
+	Status    string         `json:"status"`
+	Note      string         `json:"note"`
+	Summary   map[string]int `json:"summary"`
+	Diagnosis struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"diagnosis"`
 	Controls []jsonEndpoint `json:"controls"`
 	Services []struct {
 		Name      string         `json:"name"`
@@ -348,7 +352,7 @@ services:
 	if r.code != 3 {
 		t.Fatalf("exit %d, want 3", r.code)
 	}
-	if !strings.Contains(r.stdout, "local network looks unreachable") || !strings.Contains(r.stdout, "unknown") {
+	if !strings.Contains(r.stdout, "diagnosis: local_network — your network looks down") || !strings.Contains(r.stdout, "unknown") {
 		t.Errorf("table:\n%s", r.stdout)
 	}
 	r = msgprobe(t, dir, "", "check", "-c", "c.yaml", "-f", "json")
@@ -566,13 +570,24 @@ func TestOfflineDefaultCatalog(t *testing.T) {
 		t.Fatalf("exit %v, want 3", err)
 	}
 	rep := decodeReport(t, out.String())
-	if rep.Status != "unknown" || !strings.Contains(rep.Note, "local network") {
-		t.Errorf("status %s note %q", rep.Status, rep.Note)
+	if rep.Status != "unknown" || rep.Diagnosis.Code != "local_network" || rep.Note != rep.Diagnosis.Message {
+		t.Errorf("status %s diagnosis %+v note %q", rep.Status, rep.Diagnosis, rep.Note)
+	}
+	// Without a network, lookups fail at once and say so in a few words.
+	for _, c := range rep.Controls {
+		for _, e := range c.Errors {
+			if e.Phase == "dns" && e.Class != "network_unreachable" && e.Class != "dns_error" {
+				t.Errorf("%s: %s at dns, want network_unreachable (or dns_error from a local stub)", c.Name, e.Class)
+			}
+			if e.Phase == "dns" && e.Class == "network_unreachable" && !strings.HasSuffix(c.Reason, "failed at dns: resolver unreachable: network is unreachable") {
+				t.Errorf("%s: reason %q", c.Name, c.Reason)
+			}
+		}
 	}
 	for _, s := range rep.Services {
 		if s.Status != "unknown" {
 			t.Errorf("%s: %s, want unknown", s.Name, s.Status)
 		}
 	}
-	t.Logf("offline default catalog: %d services, %v", len(rep.Services), elapsed)
+	t.Logf("offline default catalog: %d services, %v, diagnosis %q", len(rep.Services), elapsed, rep.Diagnosis.Message)
 }
