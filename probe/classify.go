@@ -121,6 +121,12 @@ func classOf(err error, phase Phase) Class {
 		return ClassDNSError
 	}
 	switch {
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE),
+		errors.Is(err, syscall.ENOBUFS), errors.Is(err, syscall.EADDRNOTAVAIL):
+		// This machine ran out of descriptors, buffers or ports: nothing
+		// was learnt about the endpoint, and saying "unreachable" would
+		// blame the network for a local limit.
+		return ClassLocalResource
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ClassConnectionRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE):

@@ -53,6 +53,8 @@ func TestClassify(t *testing.T) {
 		{"dns other", errors.New("no answer from the stub"), PhaseDNS, ClassDNSError, ""},
 		{"refused", opError("connect", syscall.ECONNREFUSED), PhaseConnect, ClassConnectionRefused, "connection refused"},
 		{"reset", opError("read", syscall.ECONNRESET), PhaseTTFB, ClassConnectionReset, "connection reset by peer"},
+		{"out of descriptors", opError("dial", syscall.EMFILE), PhaseConnect, ClassLocalResource, "too many open files"},
+		{"out of ports", opError("dial", syscall.EADDRNOTAVAIL), PhaseConnect, ClassLocalResource, "cannot assign requested address"},
 		{"aborted", opError("read", syscall.ECONNABORTED), PhaseTLS, ClassConnectionReset, ""},
 		{"broken pipe", opError("write", syscall.EPIPE), PhaseRequest, ClassConnectionReset, ""},
 		{"network unreachable", opError("connect", syscall.ENETUNREACH), PhaseConnect, ClassNetworkUnreachable, ""},

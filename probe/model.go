@@ -187,6 +187,9 @@ const (
 	ClassEOF                Class = "eof"
 	ClassProtocol           Class = "protocol"
 	ClassCanceled           Class = "canceled"
+	// ClassLocalResource extends the spec's list: the machine running
+	// msgprobe ran out of file descriptors, buffers or ephemeral ports.
+	ClassLocalResource Class = "local_resource"
 )
 
 // Failure is why an attempt failed: a class, the phase it failed in, and the

@@ -199,6 +199,16 @@ func poolSize(concurrency, endpoints, fileLimit int) int {
 	return max(1, min(n, endpoints))
 }
 
+// MaxConcurrency is the most endpoints a run probes at once on this machine,
+// whatever --concurrency asks, or 0 when the open-files limit sets none.
+func MaxConcurrency() int {
+	limit := openFileLimit()
+	if limit <= 0 {
+		return 0
+	}
+	return poolSize(limit, limit, limit)
+}
+
 // probeEndpoint makes the endpoint's attempts one after another.
 func (r *Runner) probeEndpoint(ctx context.Context, ep *Endpoint) []Attempt {
 	probe := r.proberFor(ep)

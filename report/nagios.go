@@ -104,9 +104,11 @@ func appendPerf(perf []string, service string, e *probe.EndpointResult) []string
 // text part for some parsers and a line break would end the output, so
 // those are replaced.
 func nagiosLabel(s string) string {
-	s = strings.NewReplacer("'", "''", "=", "_", "|", "/").Replace(oneLine(s))
+	s = nagiosLabelReplacer.Replace(oneLine(s))
 	return "'" + s + "'"
 }
+
+var nagiosLabelReplacer = strings.NewReplacer("'", "''", "=", "_", "|", "/")
 
 // nagiosText keeps the human part on one line and free of the perfdata
 // separator.

@@ -22,8 +22,7 @@ import (
 
 // checkOptions are the flags of `msgprobe check`.
 type checkOptions struct {
-	Config      string   // a single config; -c fills Configs, tests may set this
-	Configs     []string // -c, repeatable
+	Configs     []string // -c, repeatable; none: the built-in catalog
 	Formats     []string
 	Output      string
 	Services    []string
@@ -132,7 +131,7 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 		return err
 	}
 	failOn, failOnSet, _ := failOnLevel(opts.FailOn)
-	cfg, err := loadConfig(configPaths(opts.Config, opts.Configs), io)
+	cfg, err := loadConfig(opts.Configs, io)
 	if err != nil {
 		return err
 	}
@@ -200,6 +199,9 @@ func (c *checkRun) probe(ctx context.Context, signals bool) (rep *probe.Report, 
 	defer stop()
 	p := newProgress(c.io, c.opts.Quiet)
 	p.start(endpointTotal(c.cfg))
+	if most := probe.MaxConcurrency(); most > 0 && c.opts.Concurrency > most && endpointTotal(c.cfg) > most {
+		fmt.Fprintf(c.io.Err, "msgprobe: warning: probing %d endpoints at once, not %d: the open-files limit (ulimit -n) allows no more\n", most, c.opts.Concurrency)
+	}
 	runner := &probe.Runner{
 		Concurrency: c.opts.Concurrency,
 		Options:     &probe.Options{Network: network(c.opts), Now: c.opts.Now, Resolver: resolver(c.opts, c.cfg)},
@@ -316,25 +318,34 @@ func runContext(parent context.Context, opts *checkOptions, io *IO, signals bool
 		stops = append(stops, c)
 	}
 	if signals {
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() {
-			select {
-			case <-sig:
-				signal.Stop(sig)
-				fmt.Fprintln(io.Err, "msgprobe: interrupted, reporting what was measured (press Ctrl-C again to quit at once)")
-				cancel(probe.ErrInterrupted)
-			case <-done:
-			}
-		}()
-		stops = append(stops, func() { signal.Stop(sig); close(done) })
+		stops = append(stops, onInterrupt(func() {
+			fmt.Fprintln(io.Err, "msgprobe: interrupted, reporting what was measured (press Ctrl-C again to quit at once)")
+			cancel(probe.ErrInterrupted)
+		}))
 	}
 	return ctx, func() {
 		for _, s := range slices.Backward(stops) {
 			s()
 		}
 	}
+}
+
+// onInterrupt calls stop on the first Ctrl-C or SIGTERM, then lets the next
+// one kill the process as usual, so a user is never stuck. The returned
+// function removes the handler.
+func onInterrupt(stop func()) func() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+			signal.Stop(sig)
+			stop()
+		case <-done:
+		}
+	}()
+	return func() { signal.Stop(sig); close(done) }
 }
 
 // resolver is the DNS server --resolver or the config names (the flag wins),

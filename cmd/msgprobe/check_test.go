@@ -252,7 +252,7 @@ func TestWatchRedrawsOnATerminal(t *testing.T) {
 	out := &roundCounter{marker: clearScreen, n: 3, cancel: cancel}
 	var errb bytes.Buffer
 	io := &IO{Out: out, Err: &errb, OutTTY: true, WorkDir: dir}
-	opts := &checkOptions{Config: "good.yaml", FailOn: "degraded", Concurrency: 4, NoColor: true, Watch: 10 * time.Millisecond, Formats: []string{"table", "json=r.json"}}
+	opts := &checkOptions{Configs: []string{"good.yaml"}, FailOn: "degraded", Concurrency: 4, NoColor: true, Watch: 10 * time.Millisecond, Formats: []string{"table", "json=r.json"}}
 	err := runCheck(ctx, opts, io)
 	if ctx.Err() == context.DeadlineExceeded {
 		t.Fatal("the watch did not stop within 30s")

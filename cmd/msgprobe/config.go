@@ -54,14 +54,6 @@ func loadConfig(paths []string, io *IO) (*probe.Config, error) {
 	return cfg, nil
 }
 
-// configPaths joins a single config path (empty: none) and a list of them.
-func configPaths(single string, many []string) []string {
-	if single == "" {
-		return many
-	}
-	return append([]string{single}, many...)
-}
-
 // configName names what was loaded, for one-line summaries.
 func configName(paths []string) string {
 	if len(paths) == 0 {

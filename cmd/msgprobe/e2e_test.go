@@ -591,3 +591,33 @@ func TestOfflineDefaultCatalog(t *testing.T) {
 	}
 	t.Logf("offline default catalog: %d services, %v, diagnosis %q", len(rep.Services), elapsed, rep.Diagnosis.Message)
 }
+
+// A low open-files limit caps the concurrency with a warning instead of
+// failing attempts with "too many open files", which would read as an outage.
+func TestLowFileLimitCapsConcurrency(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("version: 1\ndefaults: {samples: 1}\nservices:\n  - name: Many\n    endpoints:\n")
+	addr := fixture.TCPListener(t)
+	for i := range 150 {
+		fmt.Fprintf(&b, "      - name: e%d\n        target: tcp://%s\n", i, addr)
+	}
+	writeFile(t, dir, "many.yaml", b.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The shell lowers both limits, so Go cannot raise the soft one.
+	cmd := exec.CommandContext(ctx, "sh", "-c", `ulimit -n 64 && exec "$0" check -c many.yaml --concurrency 1000 -f json`, binary)
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\nstderr: %s", err, errb.String())
+	}
+	if !strings.Contains(errb.String(), "msgprobe: warning: probing 16 endpoints at once, not 1000") {
+		t.Errorf("stderr %q, want the cap named", errb.String())
+	}
+	rep := decodeReport(t, out.String())
+	if rep.Status != "up" || len(rep.Services[0].Endpoints) != 150 {
+		t.Errorf("status %s with %d endpoints", rep.Status, len(rep.Services[0].Endpoints))
+	}
+}

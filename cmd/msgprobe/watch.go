@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/msgprobe/msgprobe/probe"
@@ -120,27 +117,16 @@ func (c *checkRun) show(rep *probe.Report, line string) error {
 	return err
 }
 
-// watchContext ends the watch on Ctrl-C or SIGTERM. The handler goes after
-// the first signal, so a second one kills the process at once.
+// watchContext ends the watch on Ctrl-C or SIGTERM; a second one kills the
+// process at once.
 func watchContext(parent context.Context, io *IO) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	if !io.Signals {
 		return ctx, func() { cancel(nil) }
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-sig:
-			signal.Stop(sig)
-			cancel(probe.ErrInterrupted)
-		case <-done:
-		}
-	}()
+	remove := onInterrupt(func() { cancel(probe.ErrInterrupted) })
 	return ctx, func() {
-		signal.Stop(sig)
-		close(done)
+		remove()
 		cancel(nil)
 	}
 }
