@@ -1,14 +1,21 @@
 package report
 
 import (
+	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
+	"maps"
+	"math"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/fatih/color"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -395,13 +402,238 @@ func TestPrometheusParsesBack(t *testing.T) {
 	}
 }
 
-// Duplicate endpoints must not make the whole file unwritable.
-func TestPrometheusDuplicateEndpoint(t *testing.T) {
+// Duplicates would make Prometheus reject the whole file: the first
+// endpoint and the first service of each label set are written, the others
+// left out.
+func TestPrometheusDuplicatesFirstWins(t *testing.T) {
 	r := fixture()
 	s := &r.Services[0]
-	s.Endpoints = append(s.Endpoints, s.Endpoints[0])
-	r.Services = append(r.Services, r.Services[0])
-	parseProm(t, render(t, "prometheus", Options{}, r))
+	dup := s.Endpoints[0]
+	dup.Attempts, dup.Failures, dup.Status = dup.Attempts[:1], 1, probe.Down
+	s.Endpoints = append(s.Endpoints, dup)
+	again := r.Services[0]
+	again.Status = probe.Down
+	r.Services = append(r.Services, again)
+	// A service named like the controls' marker comes before the controls.
+	r.Services = append(r.Services, probe.ServiceResult{
+		Service: &probe.Service{Name: csvControl}, Status: probe.Down,
+		Endpoints: []probe.EndpointResult{{Endpoint: r.Controls[0].Endpoint, Status: probe.Down, Attempts: r.Controls[0].Attempts[:2]}},
+	})
+
+	fams := parseProm(t, render(t, "prometheus", Options{}, r))
+	count := map[string]int{}
+	for _, m := range fams["msgprobe_endpoint_attempts"].GetMetric() {
+		l := labels(m)
+		key := l["service"] + "/" + l["endpoint"]
+		count[key]++
+		switch key {
+		case "WhatsApp/web":
+			if v := m.GetGauge().GetValue(); v != 3 {
+				t.Errorf("WhatsApp/web has %v attempts, want the first endpoint's 3", v)
+			}
+		case csvControl + "/cloudflare":
+			if v := m.GetGauge().GetValue(); v != 2 {
+				t.Errorf("(control)/cloudflare has %v attempts, want the service endpoint's 2, which comes first", v)
+			}
+		}
+	}
+	for key, n := range count {
+		if n != 1 {
+			t.Errorf("%s written %d times", key, n)
+		}
+	}
+	if count["WhatsApp/web"] != 1 {
+		t.Error("WhatsApp/web missing")
+	}
+	for _, m := range fams["msgprobe_service_up"].GetMetric() {
+		if labels(m)["service"] == "WhatsApp" && m.GetGauge().GetValue() != 1 {
+			t.Error("WhatsApp is down: the second service of that name won")
+		}
+	}
+	if n := len(fams["msgprobe_service_status"].GetMetric()); n != 4*5 {
+		t.Errorf("%d service status series, want 4 statuses of 5 services", n)
+	}
+}
+
+// The renderer writes the text itself; client_golang and expfmt define
+// what it must be. Gathering the parsed families through client_golang
+// sorts them and their series as a registry does and rejects
+// inconsistencies (duplicates, label sets that differ), and expfmt writes
+// them back: the result must be the very bytes the renderer wrote.
+func TestPrometheusMatchesClientGolang(t *testing.T) {
+	interleaved := fixture()
+	wa := &interleaved.Services[0]
+	// Same service, endpoint name and kind, other targets: their status
+	// series interleave by status, which sorts before target.
+	for _, tgt := range []string{"https://a.whatsapp.com/", "https://z.whatsapp.com/"} {
+		e := wa.Endpoints[0]
+		ep := *e.Endpoint
+		ep.Target = tgt
+		e.Endpoint, e.Status = &ep, probe.Degraded
+		e.Phases.TTFB = 0
+		wa.Endpoints = append(wa.Endpoints, e)
+	}
+	// Same endpoint name and kind in a service that sorts first: phase
+	// series interleave by phase, which sorts before service.
+	aa := interleaved.Services[0]
+	aa.Service = &probe.Service{Name: "Aaa"}
+	aa.Endpoints = aa.Endpoints[:1:1]
+	interleaved.Services = append(interleaved.Services, aa)
+
+	badUTF8 := hostile()
+	badUTF8.Services[2].Service.Name = "Tele\xffgram"
+	badUTF8.Services[2].Endpoints[0].Endpoint.Name = "a\xc3"
+	badUTF8.Diagnosis.Code = "ok\xfe"
+
+	noDiagnosis := fixture()
+	noDiagnosis.Diagnosis = probe.Diagnosis{}
+
+	cases := map[string]*probe.Report{
+		"fixture": fixture(), "hostile": hostile(), "interleaved": interleaved,
+		"invalid utf-8": badUTF8, "no diagnosis": noDiagnosis, "empty": {},
+	}
+	if !testing.Short() {
+		cases["bench"] = benchReport()
+	}
+	for name, r := range cases {
+		t.Run(name, func(t *testing.T) {
+			text := render(t, "prometheus", Options{}, r)
+			fams := parseProm(t, text)
+			gathered, err := prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+				out := make([]*dto.MetricFamily, 0, len(fams))
+				for _, f := range fams {
+					out = append(out, f)
+				}
+				return out, nil
+			})}.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
+			for _, f := range gathered {
+				if err := enc.Encode(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := b.String(); got != text {
+				t.Errorf("expfmt writes it differently:\n%s", firstDifference(text, got))
+			}
+		})
+	}
+}
+
+// firstDifference shows the first line where two texts differ, not both
+// texts in full: the bench report is megabytes.
+func firstDifference(ours, theirs string) string {
+	a, b := strings.Split(ours, "\n"), strings.Split(theirs, "\n")
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return "line " + strconv.Itoa(i+1) + ":\n  ours:   " + a[i] + "\n  expfmt: " + b[i]
+		}
+	}
+	return "ours has " + strconv.Itoa(len(a)) + " lines, expfmt " + strconv.Itoa(len(b))
+}
+
+func TestPrometheusFamiliesInNameOrder(t *testing.T) {
+	if !slices.IsSortedFunc(promFamilies, func(a, b *promFamily) int { return strings.Compare(a.name, b.name) }) {
+		t.Error("promFamilies is not in name order")
+	}
+}
+
+// Every label value of the hostile report reads back as it was.
+func TestPrometheusHostileLabelsRoundTrip(t *testing.T) {
+	r := hostile()
+	want := map[[4]string]bool{}
+	add := func(service string, e *probe.EndpointResult) {
+		want[[4]string{service, e.Endpoint.Name, e.Endpoint.Target, string(e.Endpoint.Kind)}] = true
+	}
+	for _, s := range r.Services {
+		for i := range s.Endpoints {
+			add(s.Service.Name, &s.Endpoints[i])
+		}
+	}
+	for i := range r.Controls {
+		add(csvControl, &r.Controls[i])
+	}
+	fams := parseProm(t, render(t, "prometheus", Options{}, r))
+	for _, name := range []string{"msgprobe_endpoint_up", "msgprobe_endpoint_attempts", "msgprobe_endpoint_failures"} {
+		got := map[[4]string]bool{}
+		for _, m := range fams[name].GetMetric() {
+			l := labels(m)
+			got[[4]string{l["service"], l["endpoint"], l["target"], l["kind"]}] = true
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("%s label sets:\n got %q\nwant %q", name, slices.Collect(maps.Keys(got)), slices.Collect(maps.Keys(want)))
+		}
+	}
+}
+
+func TestPrometheusDiagnosis(t *testing.T) {
+	fams := parseProm(t, render(t, "prometheus", Options{}, fixture()))
+	ms := fams["msgprobe_diagnosis"].GetMetric()
+	if len(ms) != 1 || labels(ms[0])["code"] != probe.DiagServiceOutage || ms[0].GetGauge().GetValue() != 1 {
+		t.Errorf("msgprobe_diagnosis = %v, want one series code=%q of value 1", ms, probe.DiagServiceOutage)
+	}
+	if fams["msgprobe_diagnosis"].GetHelp() == "" || fams["msgprobe_diagnosis"].GetType() != dto.MetricType_GAUGE {
+		t.Error("msgprobe_diagnosis is not a gauge with help")
+	}
+	r := fixture()
+	r.Diagnosis = probe.Diagnosis{}
+	if out := render(t, "prometheus", Options{}, r); strings.Contains(out, "msgprobe_diagnosis") {
+		t.Errorf("a run without a diagnosis has the family:\n%s", out)
+	}
+}
+
+func TestPrometheusFloats(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		want string
+	}{
+		{0, "0"}, {math.Copysign(0, -1), "0"}, {1, "1"}, {-1, "-1"}, {0.0905, "0.0905"}, {4e-05, "4e-05"},
+		{1.795599480812e+09, "1.795599480812e+09"}, {1e21, "1e+21"}, {200, "200"},
+		{math.Inf(1), "+Inf"}, {math.Inf(-1), "-Inf"}, {math.NaN(), "NaN"},
+	} {
+		if got := string(appendPromFloat(nil, c.v)); got != c.want {
+			t.Errorf("%v written %q, want %q", c.v, got, c.want)
+		}
+	}
+}
+
+func TestPrometheusEscaping(t *testing.T) {
+	for _, c := range []struct {
+		in, label, help string
+	}{
+		{`plain`, `plain`, `plain`},
+		{`a"b`, `a\"b`, `a"b`},
+		{`a\b`, `a\\b`, `a\\b`},
+		{"a\nb", `a\nb`, `a\nb`},
+		{"\"\\\n", `\"\\\n`, `"\\\n`},
+		{"tab\tи ✓", "tab\tи ✓", "tab\tи ✓"},
+	} {
+		for _, q := range []struct {
+			quotes bool
+			want   string
+		}{{true, c.label}, {false, c.help}} {
+			var b strings.Builder
+			w := bufio.NewWriter(&b)
+			writeEscaped(w, c.in, q.quotes)
+			w.Flush()
+			if b.String() != q.want {
+				t.Errorf("%q escaped (quotes %v) as %q, want %q", c.in, q.quotes, b.String(), q.want)
+			}
+		}
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestPrometheusWriteError(t *testing.T) {
+	if err := NewPrometheus(Options{}).Render(failingWriter{}, fixture()); err == nil || err.Error() != "disk full" {
+		t.Errorf("Render to a failing writer = %v, want its error", err)
+	}
 }
 
 var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
