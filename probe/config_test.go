@@ -3,21 +3,16 @@ package probe
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/msgprobe/msgprobe/internal/fixture"
 )
 
 const configTestdata = "testdata/config"
@@ -552,84 +547,17 @@ func TestLoadBoundsAliasExpansion(t *testing.T) {
 	}
 }
 
-// configTestPKI is a CA and a server certificate it signed, valid for
-// 127.0.0.1 and for the name "probe.test".
+// configTestPKI is a CA and a TLS server on 127.0.0.1 whose certificate it
+// signed, valid for 127.0.0.1 and for the name "probe.test".
 type configTestPKI struct {
-	caPEM  []byte
-	server tls.Certificate
+	caPEM []byte
+	addr  string
 }
 
 func newConfigTestPKI(t *testing.T) *configTestPKI {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "msgprobe test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "probe.test"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(time.Hour),
-		DNSNames:     []string{"probe.test"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &configTestPKI{
-		caPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
-	}
-}
-
-// serveTLS accepts TLS connections on 127.0.0.1 and completes handshakes
-// until the test ends.
-func (p *configTestPKI) serveTLS(t *testing.T) string {
-	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.server}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				c.(*tls.Conn).Handshake()
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	ca := fixture.NewCA(t)
+	return &configTestPKI{caPEM: ca.PEM(), addr: fixture.TLSServer(t, ca.Valid("probe.test", "127.0.0.1"))}
 }
 
 // handshake dials addr with the endpoint's TLS config, as a prober would.
@@ -647,7 +575,7 @@ func handshake(t *testing.T, ep *Endpoint, addr string) error {
 
 func TestLoadCAFileRelativeToConfig(t *testing.T) {
 	pki := newConfigTestPKI(t)
-	addr := pki.serveTLS(t)
+	addr := pki.addr
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "certs"), 0o755); err != nil {
 		t.Fatal(err)
@@ -707,7 +635,7 @@ func TestLoadSystemRootsAddsToCAFile(t *testing.T) {
 		t.Skip("no system roots on this machine")
 	}
 	pki := newConfigTestPKI(t)
-	addr := pki.serveTLS(t)
+	addr := pki.addr
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), pki.caPEM, 0o600); err != nil {
 		t.Fatal(err)
