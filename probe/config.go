@@ -81,37 +81,9 @@ const panicMessage = "configuration error: internal failure"
 // error positions.
 const stdinName = "<stdin>"
 
-// maxConfigSize bounds what LoadFile reads, so that "-c /dev/zero" fails
+// maxConfigSize bounds what LoadFiles reads, so that "-c /dev/zero" fails
 // instead of eating memory.
 const maxConfigSize = 16 << 20
-
-// LoadFile reads, validates and loads the configuration at path; "-" reads
-// standard input. Environment references expand from the process
-// environment. Every problem is returned at once, as ConfigErrors.
-func LoadFile(path string) (*Config, error) {
-	var (
-		data []byte
-		err  error
-		name = path
-	)
-	if path == "-" {
-		name = stdinName
-		data, err = io.ReadAll(io.LimitReader(os.Stdin, maxConfigSize+1))
-	} else {
-		data, err = readLimited(path)
-	}
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, ConfigErrors{{Pos: Pos{File: name}, Msg: "cannot read configuration: " + err.Error()}}
-	}
-	if len(data) > maxConfigSize {
-		return nil, ConfigErrors{{Pos: Pos{File: name}, Msg: fmt.Sprintf("configuration is larger than %d MiB", maxConfigSize>>20)}}
-	}
-	return Load(name, data, os.LookupEnv)
-}
 
 // ReadError is a configuration file or directory that could not be read,
 // before any of it was parsed.

@@ -17,6 +17,11 @@ import (
 
 const configTestdata = "testdata/config"
 
+// loadFile loads one file as msgprobe -c FILE does.
+func loadFile(path string) (*Config, error) {
+	return LoadFiles([]string{path}, nil, os.LookupEnv)
+}
+
 func TestLoadInvalidFiles(t *testing.T) {
 	dir, err := filepath.Abs(configTestdata)
 	if err != nil {
@@ -174,7 +179,7 @@ hint: this msgprobe reads version 1`},
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			path := filepath.Join(configTestdata, tt.file)
-			cfg, err := LoadFile(path)
+			cfg, err := loadFile(path)
 			if err == nil {
 				t.Fatalf("loaded without error: %+v", cfg)
 			}
@@ -194,7 +199,7 @@ hint: this msgprobe reads version 1`},
 }
 
 func TestLoadCollectsEveryMistake(t *testing.T) {
-	_, err := LoadFile(filepath.Join(configTestdata, "invalid-five.yaml"))
+	_, err := loadFile(filepath.Join(configTestdata, "invalid-five.yaml"))
 	var errs ConfigErrors
 	if !errors.As(err, &errs) {
 		t.Fatalf("error is %T (%v), want ConfigErrors", err, err)
@@ -216,7 +221,7 @@ func TestLoadCollectsEveryMistake(t *testing.T) {
 }
 
 func TestLoadNeverLeaksSecrets(t *testing.T) {
-	_, err := LoadFile(filepath.Join(configTestdata, "invalid-secrets.yaml"))
+	_, err := loadFile(filepath.Join(configTestdata, "invalid-secrets.yaml"))
 	if err == nil {
 		t.Fatal("invalid-secrets.yaml loaded without error")
 	}
@@ -244,7 +249,7 @@ services:
 
 func TestLoadValidFull(t *testing.T) {
 	t.Setenv("MSGPROBE_TEST_TOKEN", "t0ken")
-	cfg, err := LoadFile(filepath.Join(configTestdata, "valid-full.yaml"))
+	cfg, err := loadFile(filepath.Join(configTestdata, "valid-full.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +367,7 @@ func TestLoadValidFull(t *testing.T) {
 }
 
 func TestLoadMinimalUsesBuiltinDefaults(t *testing.T) {
-	cfg, err := LoadFile(filepath.Join(configTestdata, "valid-minimal.yaml"))
+	cfg, err := loadFile(filepath.Join(configTestdata, "valid-minimal.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,10 +507,9 @@ func TestLoadStdinNameAndMissingFile(t *testing.T) {
 		t.Errorf("got %v, want %q", err, want)
 	}
 	path := filepath.Join(t.TempDir(), "absent.yaml")
-	_, err = LoadFile(path)
-	var errs ConfigErrors
-	if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Pos.Line != 0 ||
-		err.Error() != path+": cannot read configuration: no such file or directory" {
+	_, err = loadFile(path)
+	var re *ReadError
+	if !errors.As(err, &re) || err.Error() != "cannot read config "+path+": no such file or directory" {
 		t.Errorf("got %v", err)
 	}
 }
@@ -597,7 +601,7 @@ func TestLoadCAFileRelativeToConfig(t *testing.T) {
 	// Load from elsewhere: the relative path must not depend on the
 	// working directory.
 	t.Chdir(t.TempDir())
-	cfg, err := LoadFile(path)
+	cfg, err := loadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -647,7 +651,7 @@ func TestLoadSystemRootsAddsToCAFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := LoadFile(path)
+	cfg, err := loadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -741,7 +745,7 @@ func FuzzLoad(f *testing.F) {
 
 func TestLoadRecordsWhereEachSettingComesFrom(t *testing.T) {
 	file := filepath.Join(configTestdata, "valid-full.yaml")
-	cfg, err := LoadFile(file)
+	cfg, err := loadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}

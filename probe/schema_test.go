@@ -101,7 +101,7 @@ func TestSchemaAcceptsWhatLoads(t *testing.T) {
 			if err := schemaCheck(sch, data); err != nil {
 				t.Errorf("schema rejects it:\n%v", err)
 			}
-			if _, err := LoadFile(file); err != nil {
+			if _, err := loadFile(file); err != nil {
 				t.Errorf("loader rejects it:\n%v", err)
 			}
 		})
@@ -156,7 +156,7 @@ func TestSchemaRejectsInvalidFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := LoadFile(file); err == nil {
+			if _, err := loadFile(file); err == nil {
 				t.Errorf("loader accepts it")
 			}
 			err = schemaCheck(sch, data)
