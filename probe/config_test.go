@@ -29,7 +29,7 @@ func TestLoadInvalidFiles(t *testing.T) {
 	}
 	tests := []struct {
 		file string
-		want string // {file} is the path given to LoadFile, {dir} its absolute directory
+		want string // {file} is the path given to loadFile, {dir} its absolute directory
 	}{
 		{"invalid-ca.yaml", `{file}:8:20: tls.ca_file "./no-such-ca.pem": cannot read: no such file or directory
 hint: looked for {dir}/no-such-ca.pem (relative paths start from the configuration's directory)
