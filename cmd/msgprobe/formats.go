@@ -113,7 +113,7 @@ func (outs outputs) open() error {
 		if o.path == "" || o.file != nil {
 			continue
 		}
-		f, err := createAtomic(o.path)
+		f, err := createAtomic(o.path, o.spec.file, "report")
 		if err != nil {
 			outs.abort()
 			return err

@@ -6,29 +6,31 @@ import (
 	"path/filepath"
 )
 
-// atomicFile is a report file that appears whole or not at all: it is
-// written to a temporary file beside the target and renamed over it, so a
-// reader (node_exporter's textfile collector, a CI upload step) never sees a
-// half-written report. It is created before probing starts, so an unwritable
-// path fails at once rather than after the run.
+// atomicFile is a file that appears whole or not at all: it is written to a
+// temporary file beside the target and renamed over it, so a reader
+// (node_exporter's textfile collector, a CI upload step, the next cron run
+// reading its state) never sees a half-written file. It is created before
+// probing starts, so an unwritable path fails at once rather than after the
+// run.
 type atomicFile struct {
 	*os.File
-	path string
+	path    string // where the file goes
+	display string // the path as the user wrote it, for messages
+	what    string // "report" or "state", for messages
 }
 
-func createAtomic(path string) (*atomicFile, error) {
-	dir := filepath.Dir(path)
+func createAtomic(path, display, what string) (*atomicFile, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return nil, usageErrorf("cannot write report to %s: it is a directory", path)
+		return nil, usageErrorf("cannot write %s to %s: it is a directory", what, display)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
-		return nil, usageErrorf("cannot write report to %s: %v", path, unwrapPath(err))
+		return nil, usageErrorf("cannot write %s to %s: %v", what, display, unwrapPath(err))
 	}
-	return &atomicFile{File: f, path: path}, nil
+	return &atomicFile{File: f, path: path, display: display, what: what}, nil
 }
 
-// commit makes the written report visible under its final name.
+// commit makes the written file visible under its final name.
 func (a *atomicFile) commit() error {
 	err := a.Sync()
 	if err == nil {
@@ -42,7 +44,7 @@ func (a *atomicFile) commit() error {
 	}
 	if err != nil {
 		os.Remove(a.Name())
-		return fmt.Errorf("cannot write report to %s: %v", a.path, unwrapPath(err))
+		return fmt.Errorf("cannot write %s to %s: %v", a.what, a.display, unwrapPath(err))
 	}
 	return nil
 }

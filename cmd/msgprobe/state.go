@@ -51,7 +51,7 @@ func (e *stateEntry) valid() bool {
 type stateStore struct {
 	path    string // resolved
 	display string // as the user wrote it
-	pending *os.File
+	pending *atomicFile
 }
 
 func newStateStore(path string, io *IO) *stateStore {
@@ -67,12 +67,9 @@ func (s *stateStore) open() error {
 	if s.pending != nil {
 		return nil
 	}
-	if st, err := os.Stat(s.path); err == nil && st.IsDir() {
-		return usageErrorf("cannot write state to %s: it is a directory", s.display)
-	}
-	f, err := os.CreateTemp(filepath.Dir(s.path), "."+filepath.Base(s.path)+".*.tmp")
+	f, err := createAtomic(s.path, s.display, "state")
 	if err != nil {
-		return usageErrorf("cannot write state to %s: %v", s.display, unwrapPath(err))
+		return err
 	}
 	s.pending = f
 	return nil
@@ -80,8 +77,7 @@ func (s *stateStore) open() error {
 
 func (s *stateStore) abort() {
 	if s.pending != nil {
-		s.pending.Close()
-		os.Remove(s.pending.Name())
+		s.pending.abort()
 		s.pending = nil
 	}
 }
@@ -136,20 +132,11 @@ func (s *stateStore) save(st *runState) error {
 	if err == nil {
 		_, err = f.Write(append(data, '\n'))
 	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), s.path)
-	}
 	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("cannot write state to %s: %v", s.display, unwrapPath(err))
+		f.abort()
+		return fmt.Errorf("cannot write state to %s: %v", s.display, err)
 	}
-	return nil
+	return f.commit()
 }
 
 // advance compares a run with the previous state and returns the next
