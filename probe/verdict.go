@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -156,10 +157,16 @@ func describe(c Class, p Phase, msg string) string {
 			// in a few words ("resolver unreachable: network is unreachable").
 			return "failed at dns: " + msg
 		}
+		what, plain := "found the network unreachable", syscall.ENETUNREACH.Error()
 		if c == ClassHostUnreachable {
-			return "found the host unreachable"
+			what, plain = "found the host unreachable", syscall.EHOSTUNREACH.Error()
 		}
-		return "found the network unreachable"
+		if msg != "" && msg != plain {
+			// Not the kernel's word but msgprobe's own finding, such as an
+			// IPv6 literal probed with -4: say which.
+			return what + ": " + msg
+		}
+		return what
 	case ClassTLSCertExpired:
 		return "met an expired certificate"
 	case ClassTLSCertHostname:

@@ -56,6 +56,10 @@ func TestJudgeEndpoint(t *testing.T) {
 		{"canceled is down even after a success", []Attempt{okAttempt(10 * ms), {Failure: &Failure{Class: ClassCanceled, Err: ErrDeadline}}},
 			Down, "1/2 attempts canceled: run deadline reached"},
 		{"nothing probed", nil, Down, "not probed"},
+		{"unreachable, the kernel's word", []Attempt{failAttempt(ClassNetworkUnreachable, PhaseConnect, "network is unreachable")},
+			Down, "1/1 attempts found the network unreachable"},
+		{"unreachable, msgprobe's own finding", []Attempt{failAttempt(ClassNetworkUnreachable, PhaseConnect, "::1 is not an IPv4 address")},
+			Down, "1/1 attempts found the network unreachable: ::1 is not an IPv4 address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
