@@ -163,6 +163,9 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 		c.tracking = true
 	}
 
+	if most := probe.MaxConcurrency(); most > 0 && opts.Concurrency > most && endpointTotal(cfg) > most {
+		fmt.Fprintf(io.Err, "msgprobe: warning: probing %d endpoints at once, not %d: the open-files limit (ulimit -n) allows no more\n", most, opts.Concurrency)
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -199,9 +202,6 @@ func (c *checkRun) probe(ctx context.Context, signals bool) (rep *probe.Report, 
 	defer stop()
 	p := newProgress(c.io, c.opts.Quiet)
 	p.start(endpointTotal(c.cfg))
-	if most := probe.MaxConcurrency(); most > 0 && c.opts.Concurrency > most && endpointTotal(c.cfg) > most {
-		fmt.Fprintf(c.io.Err, "msgprobe: warning: probing %d endpoints at once, not %d: the open-files limit (ulimit -n) allows no more\n", most, c.opts.Concurrency)
-	}
 	runner := &probe.Runner{
 		Concurrency: c.opts.Concurrency,
 		Options:     &probe.Options{Network: network(c.opts), Now: c.opts.Now, Resolver: resolver(c.opts, c.cfg)},
