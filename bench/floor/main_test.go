@@ -1,14 +1,8 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/msgprobe/msgprobe/internal/fixture"
 )
 
 // TestRunCountsEveryAttempt runs the floor against servers of its own: each
@@ -29,7 +25,7 @@ func TestRunCountsEveryAttempt(t *testing.T) {
 	wrongCA := filepath.Join(dir, "other.pem")
 	// Every httptest server shares one certificate, so the untrusted CA is
 	// made here.
-	for path, der := range map[string][]byte{caFile: srv.Certificate().Raw, wrongCA: selfSigned(t)} {
+	for path, der := range map[string][]byte{caFile: srv.Certificate().Raw, wrongCA: fixture.NewCA(t).Cert().Raw} {
 		b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
@@ -82,26 +78,4 @@ func TestRunCountsEveryAttempt(t *testing.T) {
 			}
 		})
 	}
-}
-
-func selfSigned(t *testing.T) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "untrusted test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
 }
