@@ -237,12 +237,14 @@ type Source struct {
 // file order; lookupEnv is as for Load.
 func LoadSources(srcs []Source, lookupEnv func(string) (string, bool)) (cfg *Config, err error) {
 	l := &loader{
-		lookup:   lookupEnv,
-		files:    map[string]*srcFile{},
-		expanded: map[*yaml.Node]expansion{},
-		pools:    map[string]poolResult{},
-		caRaw:    map[string]string{},
-		multi:    len(srcs) > 1,
+		lookup:    lookupEnv,
+		files:     map[string]*srcFile{},
+		expanded:  map[*yaml.Node]expansion{},
+		pools:     map[string]poolResult{},
+		caRaw:     map[string]string{},
+		tlsFields: map[*Endpoint]map[string]keyVal{},
+		reg:       theRegistry(),
+		multi:     len(srcs) > 1,
 	}
 	defer func() {
 		// yaml.v3 has panicked on hostile input before; a bad file must be a
@@ -303,7 +305,13 @@ type loader struct {
 	pools    map[string]poolResult
 	caFiles  map[string]caFileResult
 	caRaw    map[string]string // absolute ca_file path -> as written
-	visits   int               // mappings read, aliases and merges included
+	// tlsFields are the tls block's fields of the endpoint being read, for
+	// the positions of errors found when its TLS configuration is built.
+	tlsFields map[*Endpoint]map[string]keyVal
+	// reg is the protocol registry, held here so that the decoders in the
+	// registry's own tables can reach it.
+	reg    *registry
+	visits int // mappings read, aliases and merges included
 }
 
 // use makes f the document that positions and relative paths refer to.
@@ -413,20 +421,6 @@ var (
 			"tls":      "to an endpoint, under endpoints",
 		},
 	}
-	endpointKeys   = []string{"name", "target", "critical", "role", "timeout", "samples", "degraded_latency", "cert_min_days", "expect", "http", "tls"}
-	endpointMisfit = map[string]string{
-		"status": "under expect", "body_contains": "under expect",
-		"method": "under http", "headers": "under http", "follow_redirects": "under http",
-		"server_name": "under tls", "insecure_skip_verify": "under tls", "ca_file": "under tls",
-		"ca_pem": "under tls", "system_roots": "under tls",
-		"endpoints": "to a service", "functions": "to a service", "tags": "to a service",
-		"description": "to a service",
-	}
-	endpointSchema = keySchema{what: "endpoint", keys: endpointKeys, misplaced: endpointMisfit}
-	controlSchema  = keySchema{what: "control", keys: endpointKeys, misplaced: endpointMisfit}
-	expectSchema   = keySchema{what: "expect", keys: []string{"status", "body_contains"}}
-	httpSchema     = keySchema{what: "http", keys: []string{"method", "headers", "follow_redirects"}}
-	tlsSchema      = keySchema{what: "tls", keys: []string{"server_name", "insecure_skip_verify", "ca_file", "ca_pem", "system_roots"}}
 	functionSchema = keySchema{what: "function", keys: []string{"critical", "min_up"}}
 )
 
@@ -493,7 +487,7 @@ func (l *loader) config(docs []*document) *Config {
 			}
 		}
 		if p, ok := t.f["controls"]; ok && !isNullNode(resolveAlias(p.v)) {
-			ctl := l.endpoints(p.v, "controls", controlSchema, "", base)
+			ctl := l.endpoints(p.v, "controls", theRegistry().control, "", base)
 			if l.claim(&controlsAt, p.k, "controls") {
 				cfg.Controls = ctl
 			}

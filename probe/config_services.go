@@ -59,7 +59,7 @@ type loadedService struct {
 }
 
 func (l *loader) service(n *yaml.Node, base effectiveSettings) *loadedService {
-	f := l.fields(n, serviceSchema)
+	f := l.fields(n, l.reg.service)
 	if f == nil {
 		return nil
 	}
@@ -94,7 +94,7 @@ func (l *loader) service(n *yaml.Node, base effectiveSettings) *loadedService {
 			l.errorf(n, "", "%s has no endpoints", what)
 		}
 	} else {
-		svc.Endpoints = l.endpoints(p.v, "endpoints", endpointSchema, svc.Name, eff)
+		svc.Endpoints = l.endpoints(p.v, "endpoints", theRegistry().endpoint, svc.Name, eff)
 		if v := resolveAlias(p.v); (isNullNode(v) || v.Kind == yaml.SequenceNode) && len(v.Content) == 0 {
 			l.errorf(v, "", "%s has no endpoints", what)
 		}
@@ -232,31 +232,28 @@ func (l *loader) endpoint(n *yaml.Node, s keySchema, service string, eff effecti
 	l.checkLatency(e)
 
 	ep.HTTP.Method = "GET"
-	if p, ok := f["expect"]; ok {
-		l.expect(p, ep)
-	}
-	if p, ok := f["http"]; ok {
-		if ep.Kind != "" && !ep.Kind.UsesHTTP() {
-			l.errorf(p.k, "", "http block is only for http:// and https:// targets")
+	proto := ProtocolOf(ep.Kind)
+	for _, b := range blocks {
+		p, ok := f[b.Name]
+		if !ok {
+			continue
 		}
-		l.httpOptions(p.v, ep)
-	}
-	var tlsNodes map[string]keyVal
-	if p, ok := f["tls"]; ok {
-		if ep.Kind != "" && !ep.Kind.UsesTLS() {
-			hint := ""
-			switch ep.Kind {
-			case KindTCP:
-				hint = "use a tls:// target to check the handshake"
-			case KindHTTP:
-				hint = "use an https:// target"
-			}
-			l.errorf(p.k, hint, "tls block is only for tls:// and https:// targets")
+		if proto != nil && b.Name != "expect" && !proto.accepts(b.Name) {
+			l.errorf(p.k, proto.Hints[b.Name], "%s block does not apply to %s:// targets", b.Name, ep.Kind)
 		}
-		tlsNodes = l.tlsOptions(p.v, ep)
+		if isNullNode(resolveAlias(p.v)) {
+			continue
+		}
+		b.Decode(l, p.v, ep)
 	}
-	if ep.Kind.UsesTLS() {
-		l.buildTLS(ep, tlsNodes)
+	if proto != nil {
+		if proto.TLS {
+			l.buildTLS(ep, l.tlsFields[ep])
+		}
+		if proto.Finish != nil {
+			proto.Finish(l, ep)
+		}
 	}
+	delete(l.tlsFields, ep)
 	return ep
 }

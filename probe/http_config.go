@@ -9,60 +9,46 @@ import (
 	"strings"
 )
 
-func (l *loader) expect(p keyVal, ep *Endpoint) {
-	if isNullNode(resolveAlias(p.v)) {
+var expectStatus = ExpectKey{Name: "status", Decode: func(l *loader, q keyVal, ep *Endpoint) {
+	v := resolveAlias(q.v)
+	if v.Kind != yaml.SequenceNode {
+		hint := ""
+		if v.ShortTag() == "!!int" {
+			hint = fmt.Sprintf("write a list: status: [%s]", v.Value)
+		}
+		l.errorf(v, hint, "expect.status must be a list of integers, got %s", nodeDesc(v))
 		return
 	}
-	f := l.fields(p.v, expectSchema)
-	if f == nil {
-		return
-	}
-	httpOnly := func(q keyVal, key string) {
-		if ep.Kind != "" && !ep.Kind.UsesHTTP() {
-			l.errorf(q.k, "", "expect.%s is only for http:// and https:// targets", key)
+	for _, c := range v.Content {
+		code, good := l.integer(c, "expect.status item")
+		if !good {
+			continue
 		}
-	}
-	if q, ok := f["status"]; ok {
-		httpOnly(q, "status")
-		v := resolveAlias(q.v)
-		if v.Kind != yaml.SequenceNode {
-			hint := ""
-			if v.ShortTag() == "!!int" {
-				hint = fmt.Sprintf("write a list: status: [%s]", v.Value)
-			}
-			l.errorf(v, hint, "expect.status must be a list of integers, got %s", nodeDesc(v))
-		} else {
-			for _, c := range v.Content {
-				code, good := l.integer(c, "expect.status item")
-				if !good {
-					continue
-				}
-				if code < 100 || code > 599 {
-					l.errorf(resolveAlias(c), "", "expect.status %d is not an HTTP status (100-599)", code)
-					continue
-				}
-				ep.Expect.Status = append(ep.Expect.Status, code)
-			}
+		if code < 100 || code > 599 {
+			l.errorf(resolveAlias(c), "", "expect.status %d is not an HTTP status (100-599)", code)
+			continue
 		}
+		ep.Expect.Status = append(ep.Expect.Status, code)
 	}
-	if q, ok := f["body_contains"]; ok {
-		httpOnly(q, "body_contains")
-		if s, good := l.str(q.v, "expect.body_contains"); good {
-			if s == "" {
-				l.errorf(resolveAlias(q.v), "leave body_contains out to skip reading the body", "expect.body_contains is empty")
-			}
-			ep.Expect.BodyContains = s
+}}
+
+var expectBodyContains = ExpectKey{Name: "body_contains", Decode: func(l *loader, q keyVal, ep *Endpoint) {
+	if s, good := l.str(q.v, "expect.body_contains"); good {
+		if s == "" {
+			l.errorf(resolveAlias(q.v), "leave body_contains out to skip reading the body", "expect.body_contains is empty")
 		}
+		ep.Expect.BodyContains = s
 	}
-}
+}}
+
+var httpKeys = []string{"method", "headers", "follow_redirects"}
+
+var httpBlock = Block{Name: "http", Keys: httpKeys, Decode: (*loader).httpOptions}
 
 var httpTokenRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 func (l *loader) httpOptions(n *yaml.Node, ep *Endpoint) {
-	if isNullNode(resolveAlias(n)) {
-		return
-	}
-	f := l.fields(n, httpSchema)
+	f := l.fields(n, keySchema{what: "http", keys: httpKeys})
 	if f == nil {
 		return
 	}

@@ -155,11 +155,18 @@ func parseCerts(data []byte) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
+var tlsKeys = []string{"server_name", "insecure_skip_verify", "ca_file", "ca_pem", "system_roots"}
+
+var tlsBlock = Block{
+	Name: "tls",
+	Keys: tlsKeys,
+	Decode: func(l *loader, n *yaml.Node, ep *Endpoint) {
+		l.tlsFields[ep] = l.tlsOptions(n, ep)
+	},
+}
+
 func (l *loader) tlsOptions(n *yaml.Node, ep *Endpoint) map[string]keyVal {
-	if isNullNode(resolveAlias(n)) {
-		return nil
-	}
-	f := l.fields(n, tlsSchema)
+	f := l.fields(n, keySchema{what: "tls", keys: tlsKeys})
 	if f == nil {
 		return nil
 	}
