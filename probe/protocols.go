@@ -10,12 +10,16 @@ var protocols = []*Protocol{
 	&tlsProtocol,
 	&httpProtocol,
 	&httpsProtocol,
+	&mtprotoProtocol,
+	&threemaProtocol,
 }
 
 var blocks = []*Block{
 	&expectBlock,
 	&httpBlock,
 	&tlsBlock,
+	&mtprotoBlock,
+	&threemaBlock,
 }
 
 var expectKeys = []*ExpectKey{

@@ -73,6 +73,9 @@ func NewExchange(cfg Config, random io.Reader, now time.Time) (*Exchange, error)
 	return e, nil
 }
 
+// Transport is the framing the exchange speaks.
+func (e *Exchange) Transport() Transport { return e.cfg.Transport }
+
 // Request is the bytes to send: the transport's tag (or the obfuscation
 // header) and the framed req_pq_multi.
 func (e *Exchange) Request() []byte { return e.request }
