@@ -177,7 +177,7 @@ func mtprotoNotes(ep *Endpoint) []string {
 		notes = append(notes, s)
 	}
 	if o.Keys != nil {
-		notes = append(notes, fmt.Sprintf("%d fingerprint(s) replacing Telegram's", len(o.Keys)))
+		notes = append(notes, "fingerprints replaced")
 	}
 	return notes
 }

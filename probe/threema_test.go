@@ -90,3 +90,12 @@ func TestThreemaOptionErrors(t *testing.T) {
 		t.Errorf("endpoint %+v", ep)
 	}
 }
+
+// BenchmarkThreemaAttempt is one client hello → server hello against a
+// loopback Threema server, both sides' Curve25519 in the figures.
+func BenchmarkThreemaAttempt(b *testing.B) {
+	srv := fixture.Threema(b, fixture.ThreemaOptions{})
+	ep := benchEndpoint(b, "threema://"+srv.Addr)
+	setOptions(ep, "threema", &ThreemaOptions{ServerKeys: [][32]byte{srv.PublicKey}})
+	benchAttempts(b, ep)
+}
