@@ -63,3 +63,14 @@ func UnwrapPath(err error) error {
 	}
 	return err
 }
+
+// HintedError is an error of the loop that says how to fix it; the CLI
+// prints each hint on a line of its own after the message.
+type HintedError struct {
+	Err  error
+	Hint []string
+}
+
+func (e *HintedError) Error() string   { return e.Err.Error() }
+func (e *HintedError) Unwrap() error   { return e.Err }
+func (e *HintedError) Hints() []string { return e.Hint }
