@@ -207,8 +207,7 @@ func probeMTProto(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 		a.Failure = &Failure{Class: ClassLocalResource, Phase: PhaseHandshake, Err: err}
 		return a
 	}
-	transport := string(ex.Transport())
-	a.SetDetail("transport", transport)
+	a.SetDetail("transport", string(ex.Transport()))
 	a.SetDetail("obfuscated", o.Obfuscated)
 	if _, err := conn.Write(ex.Request()); err != nil {
 		a.Failure = handshakeFailure(ctx, err, "MTProto answer", 0, ep.Timeout, start)
