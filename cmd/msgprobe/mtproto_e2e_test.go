@@ -60,9 +60,9 @@ services:
 	}
 	rep := decodeReport(t, r.stdout)
 	want := map[string]struct{ status, class, reason string }{
-		"dc2":            {"down", "protocol_timeout", "2/2 attempts: connected, no MTProto answer in 1.00s"},
+		"dc2":            {"down", "protocol_timeout", "2/2 attempts: connected, no MTProto answer in 1s"},
 		"dc2-tcp":        {"up", "", ""},
-		"chat":           {"down", "protocol_timeout", "2/2 attempts: connected, no Threema server hello in 1.00s"},
+		"chat":           {"down", "protocol_timeout", "2/2 attempts: connected, no Threema server hello in 1s"},
 		"chat-tcp":       {"up", "", ""},
 		"wrong-nonce":    {"down", "protocol", "2/2 attempts failed at handshake: MTProto resPQ echoes another nonce than ours"},
 		"no-fingerprint": {"down", "protocol_untrusted", "2/2 attempts: MTProto resPQ lists none of the expected key fingerprints (it lists 0xfeedfacecafe0001)"},
@@ -90,11 +90,11 @@ services:
 	for _, s := range rep.Services {
 		switch s.Name {
 		case "Telegram":
-			if s.Status != "down" || !strings.Contains(s.Reason, "connected, no MTProto answer in 1.00s") || !strings.Contains(s.Reason, "dc2-tcp up") {
+			if s.Status != "down" || !strings.Contains(s.Reason, "connected, no MTProto answer in 1s") || !strings.Contains(s.Reason, "dc2-tcp up") {
 				t.Errorf("Telegram: %s %q, want down naming both layers", s.Status, s.Reason)
 			}
 		case "Threema":
-			if s.Status != "down" || !strings.Contains(s.Reason, "connected, no Threema server hello in 1.00s") || !strings.Contains(s.Reason, "chat-tcp up") {
+			if s.Status != "down" || !strings.Contains(s.Reason, "connected, no Threema server hello in 1s") || !strings.Contains(s.Reason, "chat-tcp up") {
 				t.Errorf("Threema: %s %q, want down naming both layers", s.Status, s.Reason)
 			}
 		}
@@ -106,8 +106,8 @@ services:
 	r = msgprobe(t, dir, "", "check", "-c", "m.yaml", "--no-color")
 	t.Logf("msgprobe check -c m.yaml --no-color\n%s", r.stdout)
 	for _, line := range []string{
-		"messaging down (dc2 connected, no MTProto answer in 1.00s), dc2-tcp up",
-		"messaging down (chat connected, no Threema server hello in 1.00s), chat-tcp up",
+		"messaging down (dc2: connected, no MTProto answer in 1s), dc2-tcp up",
+		"messaging down (chat: connected, no Threema server hello in 1s), chat-tcp up",
 	} {
 		if !strings.Contains(r.stdout, line) {
 			t.Errorf("table lacks %q:\n%s", line, r.stdout)
