@@ -4,6 +4,7 @@ go 1.24
 
 require (
 	filippo.io/edwards25519 v1.1.1
+	github.com/coder/websocket v1.8.15
 	github.com/fatih/color v1.18.0
 	github.com/mattn/go-isatty v0.0.20
 	github.com/prometheus/client_golang v1.23.2

@@ -2,6 +2,7 @@ package whatsapp
 
 import (
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -57,7 +58,7 @@ func ReadFrame(r io.Reader, limit int) ([]byte, error) {
 	}
 	n := FrameLength(prefix)
 	if n > limit {
-		return nil, malformed("WhatsApp frame of %d bytes, over the %d-byte limit", n, limit)
+		return nil, malformed("WhatsApp frame of %d bytes, over the %d-byte limit%s", n, limit, looksLike(prefix))
 	}
 	if n == 0 {
 		return nil, malformed("WhatsApp answered an empty frame")
@@ -70,4 +71,16 @@ func ReadFrame(r io.Reader, limit int) ([]byte, error) {
 		return nil, err
 	}
 	return data, nil
+}
+
+// looksLike quotes a length prefix that is text, the sign of a server that
+// speaks another protocol (an HTTP error page, a banner), so the reason
+// says what answered.
+func looksLike(prefix [FrameLengthSize]byte) string {
+	for _, c := range prefix {
+		if c < 0x20 || c > 0x7e {
+			return ""
+		}
+	}
+	return fmt.Sprintf(" (the answer starts %q)", prefix[:])
 }
