@@ -17,22 +17,13 @@ import (
 	"github.com/coder/websocket"
 )
 
-// The phases a WebSocket attempt adds after dns, connect and tls.
-const (
-	PhaseUpgrade  Phase = "upgrade"  // the HTTP request and its 101 answer
-	PhaseDialogue Phase = "dialogue" // messages sent and expected on the socket
-)
+// PhaseUpgrade is the HTTP request of a WebSocket and its 101 answer; the
+// messages after it are PhaseDialogue (protocol.go).
+const PhaseUpgrade Phase = "upgrade"
 
-// The classes of a WebSocket failure. protocol_timeout is for every
-// protocol that connects and then waits for the peer to speak.
-const (
-	// ClassWSUpgrade: the server answered the upgrade request, but not with
-	// a valid 101 (a 403, a redirect, a wrong Sec-WebSocket-Accept).
-	ClassWSUpgrade Class = "ws_upgrade"
-	// ClassProtocolTimeout: connected, but the protocol never answered in
-	// the time the attempt had.
-	ClassProtocolTimeout Class = "protocol_timeout"
-)
+// ClassWSUpgrade: the server answered the upgrade request, but not with a
+// valid 101 (a 403, a redirect, a wrong Sec-WebSocket-Accept).
+const ClassWSUpgrade Class = "ws_upgrade"
 
 const (
 	// DefaultWSReadLimit is the largest WebSocket message read unless the
@@ -132,7 +123,7 @@ func wsTakeConn(ctx context.Context, _, _ string) (net.Conn, error) {
 // port defaults to 80 or 443): the project's dial, timed into a.Timings,
 // then for wss a verified TLS handshake (tlsCfg, or the endpoint's when
 // nil), recorded in a.TLS, then the HTTP upgrade with hdr and subprotocols,
-// timed as a.Timings.TTFB (request to the 101's head). Every step is bounded
+// timed as the step "upgrade" (request to the 101's head). Every step is bounded
 // by ctx. A failure is classed: connection errors as classify does,
 // ws_upgrade for an answer that is not a valid 101, protocol_timeout when
 // nothing completes the upgrade in time. The caller closes the connection.
@@ -210,7 +201,7 @@ func wsDial(ctx context.Context, ep *Endpoint, opt *Options, a *Attempt, u *url.
 	dctx := context.WithValue(ctx, wsDialKey{}, handoff)
 	start := time.Now()
 	c, resp, err := websocket.Dial(dctx, target.String(), opts)
-	a.Timings.TTFB = time.Since(start)
+	a.Timings.AddStep(PhaseUpgrade, time.Since(start))
 	if err != nil {
 		if c := handoff.take(); c != nil {
 			_ = c.Close()

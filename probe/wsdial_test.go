@@ -69,7 +69,9 @@ func TestWSDialReadsAMessage(t *testing.T) {
 	if string(r.msg) != `{"op":10}` {
 		t.Errorf("message %q", r.msg)
 	}
-	if r.a.Timings.Connect <= 0 || r.a.Timings.TTFB <= 0 || r.a.TLS != nil || r.a.RemoteAddr == "" {
+	steps := r.a.Timings.Steps
+	if r.a.Timings.Connect <= 0 || len(steps) != 1 || steps[0].Phase != PhaseUpgrade || steps[0].D <= 0 ||
+		r.a.TLS != nil || r.a.RemoteAddr == "" {
 		t.Errorf("attempt %+v: want connect and upgrade timed, no TLS, a remote address", r.a)
 	}
 }
