@@ -10,12 +10,14 @@ var protocols = []*Protocol{
 	&tlsProtocol,
 	&httpProtocol,
 	&httpsProtocol,
+	&whatsAppProtocol, &whatsAppWSProtocol, &whatsAppWSSProtocol,
 }
 
 var blocks = []*Block{
 	&expectBlock,
 	&httpBlock,
 	&tlsBlock,
+	&whatsAppBlock,
 }
 
 var expectKeys = []*ExpectKey{

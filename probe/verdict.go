@@ -426,6 +426,9 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 type causeGroup struct {
 	cause string
 	names []string
+	// sentence: the cause is a prober's own sentence ("connected, no
+	// WhatsApp handshake reply in 5s"), which reads after a colon.
+	sentence bool
 }
 
 // causeGroups groups failing endpoints by their cause, the largest group
@@ -436,7 +439,8 @@ func causeGroups(bad []*EndpointResult) []causeGroup {
 		c := endpointCause(e)
 		i := slices.IndexFunc(groups, func(g causeGroup) bool { return g.cause == c })
 		if i < 0 {
-			groups = append(groups, causeGroup{cause: c})
+			m := mainErrorOf(e)
+			groups = append(groups, causeGroup{cause: c, sentence: m != nil && selfDescribed(m.Class) && m.Message != ""})
 			i = len(groups) - 1
 		}
 		groups[i].names = append(groups[i].names, e.Endpoint.Name)
@@ -446,7 +450,8 @@ func causeGroups(bad []*EndpointResult) []causeGroup {
 }
 
 // failingSummary names the failing endpoints of a function with their
-// causes: "e1–e4 refused, e5 timed out at connect".
+// causes: "e1–e4 refused, e5 timed out at connect", "chat: connected, no
+// WhatsApp handshake reply in 5s".
 func failingSummary(bad []*EndpointResult) string {
 	const most = 2
 	groups := causeGroups(bad)
@@ -456,7 +461,11 @@ func failingSummary(bad []*EndpointResult) string {
 			parts = append(parts, fmt.Sprintf("+%d more", len(groups)-most))
 			break
 		}
-		parts = append(parts, compressNames(g.names)+" "+g.cause)
+		sep := " "
+		if g.sentence {
+			sep = ": "
+		}
+		parts = append(parts, compressNames(g.names)+sep+g.cause)
 	}
 	return strings.Join(parts, ", ")
 }
