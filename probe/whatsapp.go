@@ -215,7 +215,7 @@ func probeWhatsApp(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) 
 		a.Failure = &Failure{Class: ClassLocalResource, Phase: PhaseHandshake, Err: err}
 		return a
 	}
-	var hs handshakeStream
+	var hs whatsAppStream
 	if ep.Kind == KindWhatsApp {
 		conn, f := dial(ctx, ep, opt, &a.Timings)
 		if f != nil {
@@ -224,7 +224,7 @@ func probeWhatsApp(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) 
 		}
 		defer conn.Close()
 		a.RemoteAddr = conn.RemoteAddr().String()
-		hs = &tcpStream{conn: conn}
+		hs = &whatsAppTCPStream{conn: conn}
 	} else {
 		u := *ep.URL
 		u.Scheme = "ws"
@@ -241,7 +241,7 @@ func probeWhatsApp(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) 
 		// A frame larger than the handshake's cap is refused by its
 		// WebSocket header, before it is read.
 		wc.SetReadLimit(whatsapp.MaxFrame + whatsapp.FrameLengthSize)
-		hs = &wsStream{ctx: ctx, conn: wc}
+		hs = &whatsAppWSStream{ctx: ctx, conn: wc}
 	}
 
 	began := time.Now()
@@ -251,12 +251,12 @@ func probeWhatsApp(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) 
 		a.Failure = f
 		return a
 	}
-	recordChain(&a, res)
+	recordWhatsAppChain(&a, res)
 	return a
 }
 
-// recordChain puts the verified chain's fields in the attempt's details.
-func recordChain(a *Attempt, res *whatsapp.Result) {
+// recordWhatsAppChain puts the verified chain's fields in the attempt's details.
+func recordWhatsAppChain(a *Attempt, res *whatsapp.Result) {
 	leaf, interm := res.Chain.Leaf.Details, res.Chain.Intermediate.Details
 	a.SetDetail("static_key", hex.EncodeToString(res.Static[:]))
 	a.SetDetail("leaf_serial", leaf.Serial)
@@ -268,48 +268,48 @@ func recordChain(a *Attempt, res *whatsapp.Result) {
 	a.SetDetail("intermediate_not_after", interm.NotAfter.UTC().Format(time.RFC3339))
 }
 
-// handshakeStream is the transport under the handshake: what is written goes
+// whatsAppStream is the transport under the handshake: what is written goes
 // out in one piece (one TCP write, one binary WebSocket message), and what is
 // read is the server's bytes as one stream, since a frame may span
 // WebSocket messages (whatsmeow's FrameSocket reads them so). got counts
 // what arrived, so that a timeout can tell silence from a reply cut short.
-type handshakeStream interface {
+type whatsAppStream interface {
 	io.Reader
 	send(ctx context.Context, b []byte) error
 	got() int
 }
 
-type tcpStream struct {
+type whatsAppTCPStream struct {
 	conn net.Conn
 	n    int
 }
 
-func (s *tcpStream) Read(b []byte) (int, error) {
+func (s *whatsAppTCPStream) Read(b []byte) (int, error) {
 	n, err := s.conn.Read(b)
 	s.n += n
 	return n, err
 }
 
-func (s *tcpStream) send(_ context.Context, b []byte) error {
+func (s *whatsAppTCPStream) send(_ context.Context, b []byte) error {
 	_, err := s.conn.Write(b)
 	return err
 }
 
-func (s *tcpStream) got() int { return s.n }
+func (s *whatsAppTCPStream) got() int { return s.n }
 
-type wsStream struct {
+type whatsAppWSStream struct {
 	ctx  context.Context
 	conn *wsConn
 	buf  []byte
 	n    int
 }
 
-func (s *wsStream) Read(b []byte) (int, error) {
+func (s *whatsAppWSStream) Read(b []byte) (int, error) {
 	for len(s.buf) == 0 {
 		typ, data, f := s.conn.readMessage(s.ctx, PhaseHandshake)
 		if ce := (websocket.CloseError{}); f != nil && errors.As(f, &ce) {
 			// Over WebSocket, WhatsApp hanging up is a close frame.
-			return 0, &wsClosed{code: int(ce.Code), err: f}
+			return 0, &whatsAppWSClosed{code: int(ce.Code), err: f}
 		}
 		if f != nil {
 			return 0, f
@@ -326,54 +326,56 @@ func (s *wsStream) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// wsClosed is a close frame where the handshake expected its reply: the
+// whatsAppWSClosed is a close frame where the handshake expected its reply: the
 // WebSocket form of the server hanging up.
-type wsClosed struct {
+type whatsAppWSClosed struct {
 	code int
 	err  error
 }
 
-func (e *wsClosed) Error() string { return fmt.Sprintf("WebSocket closed by the server: %d", e.code) }
-func (e *wsClosed) Unwrap() error { return e.err }
+func (e *whatsAppWSClosed) Error() string {
+	return fmt.Sprintf("WebSocket closed by the server: %d", e.code)
+}
+func (e *whatsAppWSClosed) Unwrap() error { return e.err }
 
-func (s *wsStream) send(ctx context.Context, b []byte) error {
+func (s *whatsAppWSStream) send(ctx context.Context, b []byte) error {
 	if f := s.conn.writeMessage(ctx, websocket.MessageBinary, b, PhaseHandshake); f != nil {
 		return f
 	}
 	return nil
 }
 
-func (s *wsStream) got() int { return s.n }
+func (s *whatsAppWSStream) got() int { return s.n }
 
 // whatsAppHandshake sends the ClientHello and verifies the ServerHello.
-func whatsAppHandshake(ctx context.Context, hs handshakeStream, client *whatsapp.Client,
+func whatsAppHandshake(ctx context.Context, hs whatsAppStream, client *whatsapp.Client,
 	root [whatsapp.KeySize]byte, now time.Time, timeout time.Duration) (*whatsapp.Result, *Failure) {
 	if err := hs.send(ctx, client.Hello()); err != nil {
-		return nil, handshakeFailure(ctx, err, hs.got(), timeout)
+		return nil, whatsAppFailure(ctx, err, hs.got(), timeout)
 	}
 	frame, err := whatsapp.ReadFrame(hs, whatsapp.MaxFrame)
 	if err != nil {
-		return nil, handshakeFailure(ctx, err, hs.got(), timeout)
+		return nil, whatsAppFailure(ctx, err, hs.got(), timeout)
 	}
 	res, err := client.ReadServerHello(frame, root, now)
 	if err != nil {
-		return nil, handshakeFailure(ctx, err, hs.got(), timeout)
+		return nil, whatsAppFailure(ctx, err, hs.got(), timeout)
 	}
 	return res, nil
 }
 
-// handshakeFailure classes what stopped the handshake, with a reason that
+// whatsAppFailure classes what stopped the handshake, with a reason that
 // names the layer: the server's answer (protocol, protocol_untrusted),
 // silence (protocol_timeout), a hang-up (eof), or the connection's own
 // errors as classify finds them. got is how many bytes the server sent.
-func handshakeFailure(ctx context.Context, err error, got int, timeout time.Duration) *Failure {
+func whatsAppFailure(ctx context.Context, err error, got int, timeout time.Duration) *Failure {
 	switch {
 	case errors.Is(err, whatsapp.ErrUntrusted):
 		return &Failure{Class: ClassProtocolUntrusted, Phase: PhaseHandshake, Err: err}
 	case errors.Is(err, whatsapp.ErrMalformed):
 		return &Failure{Class: ClassProtocol, Phase: PhaseHandshake, Err: err}
 	}
-	if wc := (*wsClosed)(nil); errors.As(err, &wc) {
+	if wc := (*whatsAppWSClosed)(nil); errors.As(err, &wc) {
 		msg := fmt.Sprintf("connected, WhatsApp closed the WebSocket (%d) without a handshake reply", wc.code)
 		if got > 0 {
 			msg = fmt.Sprintf("WhatsApp closed the WebSocket (%d) inside its handshake reply (%d bytes)", wc.code, got)
@@ -383,7 +385,9 @@ func handshakeFailure(ctx context.Context, err error, got int, timeout time.Dura
 	f := classify(ctx, err, PhaseHandshake)
 	switch f.Class {
 	case ClassTimeout, ClassProtocolTimeout:
-		msg := noAnswerIn("WhatsApp handshake reply", timeout)
+		// formatTimeout writes 5s as "5s", as people do (noAnswer's
+		// FormatDuration would say "5.00s").
+		msg := "connected, no WhatsApp handshake reply in " + formatTimeout(timeout)
 		if got > 0 {
 			msg = fmt.Sprintf("connected, WhatsApp handshake reply incomplete after %s (%d bytes)", formatTimeout(timeout), got)
 		}
@@ -396,10 +400,4 @@ func handshakeFailure(ctx context.Context, err error, got int, timeout time.Dura
 		return &Failure{Class: ClassEOF, Phase: PhaseHandshake, Err: &describedError{msg, err}}
 	}
 	return f
-}
-
-// noAnswerIn is noAnswer with the timeout written as a person would ("5s",
-// not "5.00s").
-func noAnswerIn(what string, timeout time.Duration) string {
-	return "connected, no " + what + " in " + formatTimeout(timeout)
 }

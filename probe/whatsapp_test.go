@@ -13,14 +13,14 @@ import (
 	"github.com/msgprobe/msgprobe/internal/proto/whatsapp/watest"
 )
 
-func noEnv(string) (string, bool) { return "", false }
+func whatsAppNoEnv(string) (string, bool) { return "", false }
 
-// loadEndpoint loads a configuration of one service with the endpoint
+// loadWhatsAppEndpoint loads a configuration of one service with the endpoint
 // written in YAML (indented for the list) and returns that endpoint, as
 // the loader builds it.
-func loadEndpoint(t *testing.T, endpoint string) *Endpoint {
+func loadWhatsAppEndpoint(t *testing.T, endpoint string) *Endpoint {
 	t.Helper()
-	cfg, err := Load("test.yaml", []byte("version: 1\nservices:\n  - name: WhatsApp\n    endpoints:\n"+endpoint), noEnv)
+	cfg, err := Load("test.yaml", []byte("version: 1\nservices:\n  - name: WhatsApp\n    endpoints:\n"+endpoint), whatsAppNoEnv)
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
@@ -34,10 +34,10 @@ func whatsAppEndpoint(t *testing.T, target string, pki *watest.PKI, extra string
 	if pki != nil {
 		root = "          root_key: " + hex.EncodeToString(pki.Root.Public[:]) + "\n"
 	}
-	return loadEndpoint(t, "      - name: chat\n        target: "+target+"\n        whatsapp:\n"+root+extra)
+	return loadWhatsAppEndpoint(t, "      - name: chat\n        target: "+target+"\n        whatsapp:\n"+root+extra)
 }
 
-func wantMessage(t *testing.T, a Attempt, msg string) {
+func wantFailureSays(t *testing.T, a Attempt, msg string) {
 	t.Helper()
 	if a.Failure == nil || !strings.Contains(a.Failure.Error(), msg) {
 		t.Fatalf("failure = %v, want it to say %q", a.Failure, msg)
@@ -53,7 +53,7 @@ func TestWhatsAppHandshakeOverTCPAndWebSocket(t *testing.T) {
 	web := fixture.WhatsApp{Server: pki.Server(), Origin: "https://web.whatsapp.com"}
 	secure := web
 	secure.Cert = &cert
-	tlsBlock := "        tls:\n          ca_pem: |\n" + indent(string(ca.PEM()), "            ")
+	tlsBlock := "        tls:\n          ca_pem: |\n" + indentBlock(string(ca.PEM()), "            ")
 
 	for _, tc := range []struct {
 		name, target, extra string
@@ -96,7 +96,7 @@ func TestWhatsAppHandshakeOverTCPAndWebSocket(t *testing.T) {
 	}
 }
 
-func indent(s, prefix string) string {
+func indentBlock(s, prefix string) string {
 	lines := strings.SplitAfter(strings.TrimRight(s, "\n"), "\n")
 	return prefix + strings.Join(lines, prefix) + "\n"
 }
@@ -106,13 +106,13 @@ func indent(s, prefix string) string {
 // untrusted.
 func TestWhatsAppBuiltinRootRejectsOthers(t *testing.T) {
 	pki := watest.NewPKI(time.Now())
-	ep := whatsAppEndpoint(t, "whatsapp://"+fixture.WhatsAppTCP(t, fixture.WhatsApp{Server: mobileServer(pki)}), nil, "")
+	ep := whatsAppEndpoint(t, "whatsapp://"+fixture.WhatsAppTCP(t, fixture.WhatsApp{Server: whatsAppMobileServer(pki)}), nil, "")
 	a := runProbe(t, ep, nil, 5*time.Second)
 	wantFailure(t, a, ClassProtocolUntrusted, PhaseHandshake)
-	wantMessage(t, a, "WhatsApp certificate chain not signed by WhatsApp's root key")
+	wantFailureSays(t, a, "WhatsApp certificate chain not signed by WhatsApp's root key")
 }
 
-func mobileServer(pki *watest.PKI) *watest.Server {
+func whatsAppMobileServer(pki *watest.PKI) *watest.Server {
 	s := pki.Server()
 	s.Header = whatsapp.HeaderMobile
 	return s
@@ -183,7 +183,7 @@ func TestWhatsAppHostileServers(t *testing.T) {
 					t.Errorf("attempt took %v with a %v timeout", took, timeout)
 				}
 				wantFailure(t, a, v.class, PhaseHandshake)
-				wantMessage(t, a, v.msg)
+				wantFailureSays(t, a, v.msg)
 			})
 		}
 	}
@@ -244,7 +244,7 @@ services:
     endpoints:
       - {name: chat, target: "whatsapp://%s", role: messaging}
       - {name: chat-tcp, target: "tcp://%s"}
-`, addr, addr)), noEnv)
+`, addr, addr)), whatsAppNoEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,27 +269,27 @@ func TestWhatsAppConfigErrors(t *testing.T) {
 		{"header: 574106", "whatsapp.header must be 8 hex digits (4 bytes), got 6"},
 		{"root: x", `unknown key "root" in whatsapp`},
 	} {
-		_, err := Load("test.yaml", []byte("version: 1\nservices:\n  - name: WhatsApp\n    endpoints:\n      - target: whatsapp://127.0.0.1:1\n        whatsapp:\n          "+tc.block+"\n"), noEnv)
+		_, err := Load("test.yaml", []byte("version: 1\nservices:\n  - name: WhatsApp\n    endpoints:\n      - target: whatsapp://127.0.0.1:1\n        whatsapp:\n          "+tc.block+"\n"), whatsAppNoEnv)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", tc.block, err, tc.want)
 		}
 	}
 	// A secret-looking value is never quoted back.
-	_, err := Load("test.yaml", []byte("version: 1\nservices:\n  - name: WhatsApp\n    endpoints:\n      - target: whatsapp://127.0.0.1:1\n        whatsapp: {root_key: s3cr3tvalue}\n"), noEnv)
+	_, err := Load("test.yaml", []byte("version: 1\nservices:\n  - name: WhatsApp\n    endpoints:\n      - target: whatsapp://127.0.0.1:1\n        whatsapp: {root_key: s3cr3tvalue}\n"), whatsAppNoEnv)
 	if err == nil || strings.Contains(err.Error(), "s3cr3tvalue") {
 		t.Errorf("err = %v, want an error that does not quote the value", err)
 	}
 	// The block belongs to the WhatsApp schemes only.
-	_, err = Load("test.yaml", []byte("version: 1\nservices:\n  - name: WhatsApp\n    endpoints:\n      - target: tcp://127.0.0.1:1\n        whatsapp: {root_key: "+strings.Repeat("00", 32)+"}\n"), noEnv)
+	_, err = Load("test.yaml", []byte("version: 1\nservices:\n  - name: WhatsApp\n    endpoints:\n      - target: tcp://127.0.0.1:1\n        whatsapp: {root_key: "+strings.Repeat("00", 32)+"}\n"), whatsAppNoEnv)
 	if err == nil || !strings.Contains(err.Error(), "whatsapp") {
 		t.Errorf("err = %v, want the whatsapp block refused on tcp://", err)
 	}
 	// whatsapp:// needs a port; the WebSocket forms do not.
-	_, err = Load("test.yaml", []byte("version: 1\nservices:\n  - name: WhatsApp\n    endpoints:\n      - target: whatsapp://g.whatsapp.net\n"), noEnv)
+	_, err = Load("test.yaml", []byte("version: 1\nservices:\n  - name: WhatsApp\n    endpoints:\n      - target: whatsapp://g.whatsapp.net\n"), whatsAppNoEnv)
 	if err == nil || !strings.Contains(err.Error(), "whatsapp:// target has no port") {
 		t.Errorf("err = %v, want a missing port", err)
 	}
-	ep := loadEndpoint(t, "      - target: whatsapp+wss://web.whatsapp.com\n")
+	ep := loadWhatsAppEndpoint(t, "      - target: whatsapp+wss://web.whatsapp.com\n")
 	if ep.Port != "443" || ep.URL.Path != "/ws/chat" || ep.TLSConfig == nil {
 		t.Errorf("whatsapp+wss://web.whatsapp.com: port %s, path %q, TLS config %v", ep.Port, ep.URL.Path, ep.TLSConfig != nil)
 	}
