@@ -92,8 +92,11 @@ func ParseCertChain(b []byte) (*CertChain, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !haveLeaf || !haveInterm {
-		return nil, malformed("WhatsApp certificate chain lacks its %s certificate", missing(haveLeaf, "leaf", "intermediate"))
+	switch {
+	case !haveLeaf:
+		return nil, malformed("WhatsApp certificate chain lacks its leaf certificate")
+	case !haveInterm:
+		return nil, malformed("WhatsApp certificate chain lacks its intermediate certificate")
 	}
 	if chain.Leaf, err = parseCertificate(leafBytes, "leaf"); err != nil {
 		return nil, err
@@ -102,13 +105,6 @@ func ParseCertChain(b []byte) (*CertChain, error) {
 		return nil, err
 	}
 	return &chain, nil
-}
-
-func missing(have bool, ifNot, otherwise string) string {
-	if !have {
-		return ifNot
-	}
-	return otherwise
 }
 
 func parseCertificate(b []byte, which string) (Certificate, error) {
