@@ -1,6 +1,8 @@
 package probe
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,44 @@ const (
 	ClassJSONMismatch   Class = "json_mismatch"
 	ClassHeaderMismatch Class = "header_mismatch"
 )
+
+// httpExpectClasses are the classes expect.json and expect.headers add to
+// http:// and https://. Their messages name the path or header, the value
+// found and the value wanted: the reason line quotes them.
+var httpExpectClasses = []ClassInfo{
+	{Class: ClassJSONMismatch, Short: "unexpected JSON", SelfDescribed: true},
+	{Class: ClassHeaderMismatch, Short: "unexpected header", SelfDescribed: true},
+}
+
+// judgeHTTPExpect checks an answer against the endpoint's expect.headers
+// and expect.json, after its status passed. judged is true when it decided
+// the attempt: a header failed, or the body was read for JSON (and for
+// body_contains with it, so that it is read once); otherwise the caller
+// goes on with body_contains alone.
+func judgeHTTPExpect(ctx context.Context, ep *Endpoint, resp *http.Response) (f *Failure, judged bool) {
+	exp, _ := ep.Options[httpExpectBlock].(*httpExpectations)
+	if exp == nil {
+		return nil, false
+	}
+	if f := judgeHeaders(resp.Header, exp.Headers); f != nil {
+		return f, true
+	}
+	if len(exp.JSON) == 0 {
+		return nil, false
+	}
+	body, complete, err := readBody(resp.Body)
+	if err != nil {
+		return classify(ctx, err, PhaseBody), true
+	}
+	if want := ep.Expect.BodyContains; want != "" && !bytes.Contains(body, []byte(want)) {
+		msg := fmt.Sprintf("body does not contain %q", want)
+		if !complete {
+			msg += " in first 1 MiB"
+		}
+		return &Failure{Class: ClassHTTPBody, Phase: PhaseBody, Err: errors.New(msg)}, true
+	}
+	return judgeJSON(body, complete, exp.JSON), true
+}
 
 // condition is what an expect.json or expect.headers entry asks of a value.
 type condition int

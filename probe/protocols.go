@@ -10,6 +10,7 @@ var protocols = []*Protocol{
 	&tlsProtocol,
 	&httpProtocol,
 	&httpsProtocol,
+	&dnsProtocol,
 }
 
 var blocks = []*Block{
@@ -21,4 +22,11 @@ var blocks = []*Block{
 var expectKeys = []*ExpectKey{
 	&expectStatus,
 	&expectBodyContains,
+	&expectJSON,
+	&expectHeaders,
+	&expectRcode,
+	&expectMinAnswers,
+	&expectAnswerContains,
+	&expectAnswerNotContains,
+	&expectOutageAnswers,
 }
