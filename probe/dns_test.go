@@ -336,3 +336,35 @@ func TestDNSReasons(t *testing.T) {
 		}
 	}
 }
+
+// The schema sees the same mistakes of shape as the loader in dns://
+// targets and the new expect keys, so an editor flags them as typed.
+func TestDNSSchema(t *testing.T) {
+	sch := compileSchema(t)
+	doc := func(target, extra string) []byte {
+		return fmt.Appendf(nil, "version: 1\nservices:\n  - name: S\n    endpoints:\n      - name: e\n        target: %q\n        %s\n", target, extra)
+	}
+	for _, tc := range []struct {
+		target, extra string
+		ok            bool
+	}{
+		{"dns:///uptime.signal.org?type=A", "expect: {answer_contains: 127.0.0.1, outage_answers: {127.0.0.2: down}}", true},
+		{"dns://127.0.0.1", "expect: {}", false},
+		{"dns:///a.test", "expect: {outage_answers: [127.0.0.2]}", false},
+		{"dns:///a.test", "expect: {min_answers: -1}", false},
+		{"dns:///a.test", "expect: {status: [200]}", false},
+		{"dns:///a.test", "tls: {server_name: x}", false},
+		{"https://a.test/", "expect: {answer_contains: x}", false},
+		{"https://a.test/", "expect: {json: {a: {exists: true}, b: [1, x], c: null}, headers: {X-A: {exists: false}, X-B: v}}", true},
+		{"https://a.test/", "expect: {json: {a: {exist: true}}}", false},
+		{"https://a.test/", "expect: {headers: {X-A: {}}}", false},
+		{"tcp://a.test:1", "expect: {json: {a: 1}}", false},
+	} {
+		data := doc(tc.target, tc.extra)
+		schemaErr := schemaCheck(sch, data)
+		_, loadErr := Load("t.yaml", data, noEnv)
+		if (schemaErr == nil) != tc.ok || (loadErr == nil) != tc.ok {
+			t.Errorf("%s %s: schema %v, loader %v; want ok=%v", tc.target, tc.extra, schemaErr, loadErr, tc.ok)
+		}
+	}
+}

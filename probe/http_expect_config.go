@@ -99,6 +99,9 @@ func (l *loader) existsCondition(n *yaml.Node, field string) (exists, ok bool) {
 	}
 	p, has := f["exists"]
 	if !has {
+		if len(n.Content) > 0 {
+			return false, false // its keys were reported as unknown
+		}
 		l.errorf(n, "write {exists: true} or {exists: false}", "%s must say exists: true or exists: false", field)
 		return false, false
 	}

@@ -1,7 +1,10 @@
 package probe
 
 import (
+	"time"
+
 	"encoding/json"
+	"github.com/msgprobe/msgprobe/internal/fixture"
 	"net/http"
 	"slices"
 	"strconv"
@@ -209,4 +212,94 @@ func FuzzJSONPath(f *testing.F) {
 
 func isJSON(b []byte) bool {
 	return len(b) > 0 && json.Valid(b)
+}
+
+// The conditions as a user writes them, judged against a real server on
+// loopback: each unmet one is down with its class, phase and message.
+func TestHTTPExpectAttempts(t *testing.T) {
+	signal := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Signal-Timestamp", "1767225600000")
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	edge := fixture.Respond(http.StatusUnauthorized, "")
+	matrix := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"versions":["r0.6.1","v1.1","v1.11"],"unstable_features":{"org.matrix.msc3916":true},"server":{"name":"Synapse"}}`))
+	})
+	portal := fixture.Respond(http.StatusOK, "<html><title>Log in to the Wi-Fi</title></html>")
+	big := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"versions":["` + strings.Repeat("v", maxBody) + `"]}`))
+	})
+	for _, tc := range []struct {
+		name    string
+		handler http.Handler
+		expect  string
+		class   Class
+		phase   Phase
+		msg     string
+	}{
+		{"signal backend", signal, "expect: {status: [401], headers: {x-signal-timestamp: {exists: true}}}", "", "", ""},
+		{"signal edge only", edge, "expect: {status: [401], headers: {X-Signal-Timestamp: {exists: true}}}",
+			ClassHeaderMismatch, PhaseHTTP, "header X-Signal-Timestamp: found nothing, want a value"},
+		{"matrix", matrix, `expect: {json: {versions: {exists: true}, "versions": [v1.11], server.name: Synapse, "unstable_features[\"org.matrix.msc3916\"]": true}, headers: {Content-Type: application/json}}`, "", "", ""},
+		{"matrix old", matrix, "expect: {json: {versions: [v1.12]}}",
+			ClassJSONMismatch, PhaseBody, `JSON versions: found ["r0.6.1","v1.1","v1.11"], want an array holding "v1.12"`},
+		{"matrix and body_contains", matrix, "expect: {json: {versions: {exists: true}}, body_contains: Dendrite}",
+			ClassHTTPBody, PhaseBody, `body does not contain "Dendrite"`},
+		{"captive portal", portal, "expect: {json: {versions: {exists: true}}}",
+			ClassJSONMismatch, PhaseBody, `body is not JSON (starts "<html><title>Log in to the Wi-…")`},
+		{"header value", portal, "expect: {headers: {Content-Type: application/json}}",
+			ClassHeaderMismatch, PhaseHTTP, `header Content-Type: found "text/html; charset=utf-8", want "application/json"`},
+		{"over the cap", big, "expect: {json: {versions: {exists: true}}}",
+			ClassJSONMismatch, PhaseBody, "body is larger than 1 MiB, not judged as JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := fixture.HTTPServer(t, tc.handler, nil)
+			ep := mustLoadOne(t, base+"/", tc.expect)
+			a := runProbe(t, ep, nil, 5*time.Second)
+			switch {
+			case tc.class == "" && a.Failure != nil:
+				t.Fatalf("%s at %s: %v", a.Failure.Class, a.Failure.Phase, a.Failure)
+			case tc.class == "":
+			case a.Failure == nil:
+				t.Fatalf("up, want %s", tc.class)
+			case a.Failure.Class != tc.class || a.Failure.Phase != tc.phase || a.Failure.Error() != tc.msg:
+				t.Errorf("%s at %s: %q\nwant %s at %s: %q", a.Failure.Class, a.Failure.Phase, a.Failure, tc.class, tc.phase, tc.msg)
+			}
+		})
+	}
+}
+
+func TestHTTPExpectConfigErrors(t *testing.T) {
+	for _, tc := range []struct{ extra, want string }{
+		{"expect: {json: [versions]}", `t.yaml:7:24: expect.json must be a mapping, got a list
+hint: write a mapping of JSON path: value, like {versions: {exists: true}}`},
+		{`expect: {json: {"a..b": 1}}`, `t.yaml:7:25: expect.json: JSON path "a..b" has an empty key
+hint: paths are keys joined by dots, with numeric indexes: server.ws_server, versions.0, ["m.server"]`},
+		{"expect: {json: {a: {exist: true}}}", `t.yaml:7:29: unknown key "exist" in expect.json "a"
+hint: did you mean "exists"?`},
+		{"expect: {json: {a: {}}}", `t.yaml:7:28: expect.json "a" must say exists: true or exists: false
+hint: write {exists: true} or {exists: false}`},
+		{"expect: {json: {a: [[1]]}}", `t.yaml:7:29: expect.json "a" item must be a string, number, boolean or null, got a list`},
+		{"expect: {json: {a: .inf}}", `t.yaml:7:28: expect.json "a" .inf is not a number JSON can hold
+hint: quote it to compare it as text: ".inf"`},
+		{"expect: {headers: {Bad Name: x}}", `t.yaml:7:28: invalid header name in expect.headers
+hint: a header name is letters, digits and -`},
+		{"expect: {headers: {a: x, A: y}}", `t.yaml:7:34: expect.headers names A twice (first at line 7, column 28)`},
+		{`expect: {headers: {Server: " "}}`, `t.yaml:7:36: expect.headers Server is empty
+hint: write {exists: true} to accept any value`},
+	} {
+		_, err := loadOne("https://a.test/", tc.extra)
+		if err == nil {
+			t.Errorf("%s: loaded", tc.extra)
+			continue
+		}
+		if got := err.Error(); got != tc.want {
+			t.Errorf("%s:\n got: %s\nwant: %s", tc.extra, got, tc.want)
+		}
+	}
+	_, err := loadOne("tcp://a.test:1", "expect: {json: {a: 1}}")
+	if err == nil || !strings.Contains(err.Error(), "expect.json does not apply to tcp:// targets") {
+		t.Errorf("json on tcp://: %v", err)
+	}
 }
