@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -160,7 +162,7 @@ func probeDNS(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 		a.Failure = f
 		return a
 	}
-	raw, remote, f := exchangeUDP(ctx, dial, query)
+	raw, remote, f := dial.exchangeUDP(ctx, query)
 	a.RemoteAddr = remote
 	if f != nil {
 		a.Failure = f
@@ -170,7 +172,7 @@ func probeDNS(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 	ans, f := judgeDNSAnswer(raw, q.Id, t.Question, &t.Expect)
 	if ans != nil && ans.Truncated {
 		transport = "tcp"
-		raw, remote, f = exchangeTCP(ctx, dial, query)
+		raw, remote, f = dial.exchangeTCP(ctx, query)
 		a.RemoteAddr = remote
 		if f != nil {
 			a.Failure = f
@@ -190,9 +192,24 @@ func probeDNS(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 	return a
 }
 
-// dnsDial opens a connection to the attempt's DNS server over network,
-// "udp" or "tcp".
-type dnsDial func(ctx context.Context, network string) (net.Conn, error)
+// dnsDial reaches the attempt's DNS server.
+type dnsDial struct {
+	// dial opens a connection over transport, "udp" or "tcp".
+	dial func(ctx context.Context, transport string) (net.Conn, error)
+	// resolver is set when the server is the resolver of every lookup (the
+	// target names none): a cause of this machine's (no route, nothing
+	// listening on the resolver's port) then reads as it does for a
+	// lookup, "resolver unreachable: ...".
+	resolver bool
+}
+
+// failure classifies an error of the exchange.
+func (d *dnsDial) failure(ctx context.Context, err error) *Failure {
+	if errno := syscall.Errno(0); d.resolver && errors.As(err, &errno) && slices.Contains(localErrnos, errno) {
+		err = &resolverUnreachableError{lookup: &net.DNSError{Err: errno.Error()}, errno: errno}
+	}
+	return classify(ctx, err, PhaseDNS)
+}
 
 // dnsDialer says how an attempt reaches its server: the one the target
 // names, looked up first when it is a name; else the configured resolver,
@@ -200,7 +217,7 @@ type dnsDial func(ctx context.Context, network string) (net.Conn, error)
 // is given to the resolver: or --resolver server); else the first name
 // server of /etc/resolv.conf, or 127.0.0.1:53 without one, as Go's own
 // resolver does.
-func dnsDialer(ctx context.Context, t *DNSTarget, opt *Options, tm *Timings) (dnsDial, *Failure) {
+func dnsDialer(ctx context.Context, t *DNSTarget, opt *Options, tm *Timings) (*dnsDial, *Failure) {
 	if t.Server != "" {
 		network := opt.network()
 		addrs, f := resolve(ctx, t.Server, network, opt, tm)
@@ -208,24 +225,24 @@ func dnsDialer(ctx context.Context, t *DNSTarget, opt *Options, tm *Timings) (dn
 			return nil, f
 		}
 		family := strings.TrimPrefix(network, "tcp")
-		return func(ctx context.Context, transport string) (net.Conn, error) {
+		return &dnsDial{dial: func(ctx context.Context, transport string) (net.Conn, error) {
 			if transport == "tcp" {
 				return connect(ctx, network, addrs, t.Port)
 			}
 			var d net.Dialer
 			return d.DialContext(ctx, transport+family, net.JoinHostPort(addrs[0].String(), t.Port))
-		}, nil
+		}}, nil
 	}
 	addr := systemNameServer()
 	if r := opt.resolver(); r.Dial != nil {
-		return func(ctx context.Context, transport string) (net.Conn, error) {
+		return &dnsDial{resolver: true, dial: func(ctx context.Context, transport string) (net.Conn, error) {
 			return r.Dial(ctx, transport, addr)
-		}, nil
+		}}, nil
 	}
-	return func(ctx context.Context, transport string) (net.Conn, error) {
+	return &dnsDial{resolver: true, dial: func(ctx context.Context, transport string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, transport, addr)
-	}, nil
+	}}, nil
 }
 
 // systemNameServer is the first name server of /etc/resolv.conf as
@@ -241,21 +258,21 @@ func systemNameServer() string {
 
 // exchangeUDP sends query in one datagram and reads one back, of at most
 // dnsUDPRead bytes.
-func exchangeUDP(ctx context.Context, dial dnsDial, query []byte) (raw []byte, remote string, f *Failure) {
-	c, err := dial(ctx, "udp")
+func (d *dnsDial) exchangeUDP(ctx context.Context, query []byte) (raw []byte, remote string, f *Failure) {
+	c, err := d.dial(ctx, "udp")
 	if err != nil {
-		return nil, "", classify(ctx, err, PhaseDNS)
+		return nil, "", d.failure(ctx, err)
 	}
 	conn := bind(ctx, c)
 	defer conn.Close()
 	remote = conn.RemoteAddr().String()
 	if _, err := conn.Write(query); err != nil {
-		return nil, remote, classify(ctx, err, PhaseDNS)
+		return nil, remote, d.failure(ctx, err)
 	}
 	buf := make([]byte, dnsUDPRead)
 	n, err := conn.Read(buf)
 	if err != nil {
-		return nil, remote, classify(ctx, err, PhaseDNS)
+		return nil, remote, d.failure(ctx, err)
 	}
 	return buf[:n], remote, nil
 }
@@ -263,21 +280,21 @@ func exchangeUDP(ctx context.Context, dial dnsDial, query []byte) (raw []byte, r
 // exchangeTCP sends query over a fresh TCP connection, framed by its
 // two-byte length, and reads the answer so framed: at most 65535 bytes
 // whatever the server sends after them.
-func exchangeTCP(ctx context.Context, dial dnsDial, query []byte) (raw []byte, remote string, f *Failure) {
-	c, err := dial(ctx, "tcp")
+func (d *dnsDial) exchangeTCP(ctx context.Context, query []byte) (raw []byte, remote string, f *Failure) {
+	c, err := d.dial(ctx, "tcp")
 	if err != nil {
-		return nil, "", classify(ctx, err, PhaseDNS)
+		return nil, "", d.failure(ctx, err)
 	}
 	conn := bind(ctx, c)
 	defer conn.Close()
 	remote = conn.RemoteAddr().String()
 	framed := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(query)), uint16(len(query)))
 	if _, err := conn.Write(append(framed, query...)); err != nil {
-		return nil, remote, classify(ctx, err, PhaseDNS)
+		return nil, remote, d.failure(ctx, err)
 	}
 	var prefix [2]byte
 	if _, err := io.ReadFull(conn, prefix[:]); err != nil {
-		return nil, remote, classify(ctx, err, PhaseDNS)
+		return nil, remote, d.failure(ctx, err)
 	}
 	size := binary.BigEndian.Uint16(prefix[:])
 	if size == 0 {
@@ -285,7 +302,7 @@ func exchangeTCP(ctx context.Context, dial dnsDial, query []byte) (raw []byte, r
 	}
 	raw = make([]byte, size)
 	if _, err := io.ReadFull(conn, raw); err != nil {
-		return nil, remote, classify(ctx, err, PhaseDNS)
+		return nil, remote, d.failure(ctx, err)
 	}
 	return raw, remote, nil
 }

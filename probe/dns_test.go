@@ -297,6 +297,13 @@ func TestDNSConfiguredResolver(t *testing.T) {
 	if udp, tcp := srv.Queries(); udp != 2 || tcp != 1 {
 		t.Errorf("%d UDP and %d TCP queries, want 2 and 1", udp, tcp)
 	}
+	// Nothing listens where the resolver should: as for a lookup, the
+	// resolver is unreachable, and DNS is what is broken.
+	ep := mustLoadOne(t, "dns:///up.test")
+	a := runProbe(t, ep, &Options{Resolver: NewResolver(fixture.ClosedPort(t))}, 2*time.Second)
+	if f := a.Failure; f == nil || f.Class != ClassDNSError || f.Phase != PhaseDNS || f.Error() != "resolver unreachable: connection refused" {
+		t.Errorf("closed resolver: %+v", f)
+	}
 }
 
 // A server named by a name is looked up first, with the run's resolver.
