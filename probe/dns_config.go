@@ -174,8 +174,12 @@ func dnsNotes(ep *Endpoint) []string {
 	if e := t.Expect; e.Rcode != dns.RcodeSuccess {
 		notes = append(notes, "expects "+dnsRcodeName(e.Rcode))
 	}
-	if n := len(t.Expect.Outages); n > 0 {
-		notes = append(notes, fmt.Sprintf("%d outage answer(s)", n))
+	switch n := len(t.Expect.Outages); n {
+	case 0:
+	case 1:
+		notes = append(notes, "outage answer "+t.Expect.Outages[0].Answer)
+	default:
+		notes = append(notes, fmt.Sprintf("%d outage answers", n))
 	}
 	return notes
 }
