@@ -11,12 +11,16 @@ var protocols = []*Protocol{
 	&httpProtocol,
 	&httpsProtocol,
 	&dnsProtocol,
+	&mtprotoProtocol,
+	&threemaProtocol,
 }
 
 var blocks = []*Block{
 	&expectBlock,
 	&httpBlock,
 	&tlsBlock,
+	&mtprotoBlock,
+	&threemaBlock,
 }
 
 var expectKeys = []*ExpectKey{
