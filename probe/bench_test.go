@@ -79,6 +79,29 @@ func BenchmarkAttemptHTTPS(b *testing.B) {
 	benchAttempts(b, ep)
 }
 
+// BenchmarkDNSAttempt is one dns:// query over UDP to a loopback server;
+// BenchmarkDNSAttemptTCP one whose UDP answer comes truncated, asked again
+// over TCP.
+func BenchmarkDNSAttempt(b *testing.B) {
+	srv := fixture.DNSServer(b, map[string][]string{"chat.test": {"127.0.0.1"}})
+	benchAttempts(b, benchDNSEndpoint(b, "dns://"+srv.Addr+"/chat.test?type=A"))
+}
+
+func BenchmarkDNSAttemptTCP(b *testing.B) {
+	srv := fixture.DNSServer(b, map[string][]string{"chat.test": {"127.0.0.1"}})
+	srv.Behave(fixture.Truncate, "chat.test")
+	benchAttempts(b, benchDNSEndpoint(b, "dns://"+srv.Addr+"/chat.test?type=A"))
+}
+
+func benchDNSEndpoint(b *testing.B, target string) *Endpoint {
+	b.Helper()
+	ep, err := loadOne(target, "timeout: 10s", "expect: {answer_contains: 127.0.0.1}")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ep
+}
+
 // benchResults are the attempts of n endpoints, three each, in the mix a
 // run meets: mostly successes with TLS details, some failures.
 func benchResults(n int) ([]*Endpoint, [][]Attempt) {

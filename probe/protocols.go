@@ -10,6 +10,7 @@ var protocols = []*Protocol{
 	&tlsProtocol,
 	&httpProtocol,
 	&httpsProtocol,
+	&dnsProtocol,
 	&mtprotoProtocol,
 	&threemaProtocol,
 	&whatsAppProtocol, &whatsAppWSProtocol, &whatsAppWSSProtocol,
@@ -27,4 +28,11 @@ var blocks = []*Block{
 var expectKeys = []*ExpectKey{
 	&expectStatus,
 	&expectBodyContains,
+	&expectJSON,
+	&expectHeaders,
+	&expectRcode,
+	&expectMinAnswers,
+	&expectAnswerContains,
+	&expectAnswerNotContains,
+	&expectOutageAnswers,
 }
