@@ -10,12 +10,15 @@ var protocols = []*Protocol{
 	&tlsProtocol,
 	&httpProtocol,
 	&httpsProtocol,
+	&wsProtocol,
+	&wssProtocol,
 }
 
 var blocks = []*Block{
 	&expectBlock,
 	&httpBlock,
 	&tlsBlock,
+	&websocketBlock,
 }
 
 var expectKeys = []*ExpectKey{
