@@ -515,7 +515,7 @@ func describeMessage(msg []byte, asHex bool) string {
 			cut = cut[:len(cut)-1]
 		}
 	}
-	q := strconv.Quote(string(cut))
+	q := quoteText(cut)
 	if len(cut) < len(msg) {
 		q += "…"
 	}

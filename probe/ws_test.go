@@ -232,7 +232,7 @@ func TestWSProbeHostileServers(t *testing.T) {
 		{"wrong answer", func(t *testing.T) string {
 			return fixture.WSServer(t, nil, nil, discordLike(`{"t":null,"s":null,"op":9,"d":false,"padding":"`+strings.Repeat("x", 200)+`"}`)...)
 		}, discordDialogue[2:], ClassProtocol, PhaseDialogue,
-			`WebSocket dialogue step 3 (expect) not met: got "{\"t\":null,\"s\":null,\"op\":9,\"d\":false,\"pad"…`},
+			"WebSocket dialogue step 3 (expect) not met: got `{\"t\":null,\"s\":null,\"op\":9,\"d\":false,\"pad`…"},
 		{"wrong binary answer", func(t *testing.T) string {
 			return fixture.WSServer(t, nil, nil, fixture.WSSendBinary(bytes.Repeat([]byte{0xff, 0x00}, 40)))
 		}, []string{"    - expect_hex: 'ca fe'"}, ClassProtocol, PhaseDialogue,
@@ -240,7 +240,7 @@ func TestWSProbeHostileServers(t *testing.T) {
 		{"long expectation not echoed", func(t *testing.T) string {
 			return fixture.WSServer(t, nil, nil, fixture.WSSend("short"))
 		}, []string{"    - expect: '" + long + "'"}, ClassProtocol, PhaseDialogue,
-			`WebSocket dialogue step 1 (expect) not met: got "short"`},
+			"WebSocket dialogue step 1 (expect) not met: got `short`"},
 		{"silence after the upgrade", func(t *testing.T) string { return fixture.WSRaw{}.Serve(t) },
 			discordDialogue[2:], ClassProtocolTimeout, PhaseDialogue, "connected, no WebSocket message for dialogue step 1 in 500ms"},
 		{"no answer to the heartbeat", func(t *testing.T) string {
@@ -251,7 +251,7 @@ func TestWSProbeHostileServers(t *testing.T) {
 		}, discordDialogue[2:], ClassProtocolTimeout, PhaseUpgrade, "connected, WebSocket upgrade answer incomplete after 500ms"},
 		{"closes mid-dialogue", func(t *testing.T) string {
 			return fixture.WSServer(t, nil, nil, fixture.WSSend(`{"op":10}`), fixture.WSClose(4004, "Authentication failed."))
-		}, discordDialogue[2:], ClassProtocol, PhaseDialogue, `WebSocket closed by the server: 4004 "Authentication failed."`},
+		}, discordDialogue[2:], ClassProtocol, PhaseDialogue, "WebSocket closed by the server: 4004 `Authentication failed.`"},
 		{"100 MB frame", func(t *testing.T) string {
 			return fixture.WSRaw{After: fixture.WSFrameHeader(0x1, 100<<20)}.Serve(t)
 		}, discordDialogue[2:], ClassProtocol, PhaseDialogue, "WebSocket message over 1 MiB"},

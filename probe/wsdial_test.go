@@ -123,7 +123,7 @@ func TestWSDialHostileServers(t *testing.T) {
 			ClassProtocolTimeout, PhaseDialogue, "connected, no WebSocket message in 400ms"},
 		{"closes mid-dialogue", func(t *testing.T) string {
 			return fixture.WSServer(t, nil, nil, fixture.WSClose(websocket.StatusPolicyViolation, "go away"))
-		}, ClassProtocol, PhaseDialogue, `WebSocket closed by the server: 1008 "go away"`},
+		}, ClassProtocol, PhaseDialogue, "WebSocket closed by the server: 1008 `go away`"},
 		{"half a frame header, then silence", func(t *testing.T) string {
 			return fixture.WSRaw{After: []byte{0x81}}.Serve(t)
 		}, ClassProtocolTimeout, PhaseDialogue, "connected, no WebSocket message in 400ms"},
