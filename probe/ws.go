@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
@@ -495,13 +496,29 @@ func matchWSStep(s WSStep, n int, msg []byte) error {
 	return fmt.Errorf("WebSocket dialogue step %d (%s) not met: got %s", n, s.Kind, describeMessage(msg, s.Kind == WSExpectHex))
 }
 
+// readable reports whether msg is text a person can read in a reason:
+// valid UTF-8 without control characters. Anything else is shown in hex,
+// which escapes cannot blow up.
+func readable(msg []byte) bool {
+	if !utf8.Valid(msg) {
+		return false
+	}
+	for _, r := range string(msg) {
+		if !unicode.IsPrint(r) && r != ' ' {
+			return false
+		}
+	}
+	return true
+}
+
 // describeMessage is a short prefix of a message for a failure: quoted
-// text, or hex for binary data and for a hex expectation.
+// text, or hex for binary data, text with control characters and a hex
+// expectation.
 func describeMessage(msg []byte, asHex bool) string {
 	switch {
 	case len(msg) == 0:
 		return "an empty message"
-	case asHex || !utf8.Valid(msg):
+	case asHex || !readable(msg):
 		const maxHex = shortPrefix / 2
 		if len(msg) > maxHex {
 			return fmt.Sprintf("%d bytes %s…", len(msg), hex.EncodeToString(msg[:maxHex]))
