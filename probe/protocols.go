@@ -12,6 +12,9 @@ var protocols = []*Protocol{
 	&httpsProtocol,
 	&wsProtocol,
 	&wssProtocol,
+	&mtprotoProtocol,
+	&threemaProtocol,
+	&whatsAppProtocol, &whatsAppWSProtocol, &whatsAppWSSProtocol,
 }
 
 var blocks = []*Block{
@@ -19,6 +22,9 @@ var blocks = []*Block{
 	&httpBlock,
 	&tlsBlock,
 	&websocketBlock,
+	&mtprotoBlock,
+	&threemaBlock,
+	&whatsAppBlock,
 }
 
 var expectKeys = []*ExpectKey{

@@ -59,8 +59,8 @@ services:
 		}
 	}
 	want := map[string]string{
-		"Plain":  "Plain              down                   messaging down (socket connected, no WebSocket upgrade in 500ms), port up",
-		"Secure": "Secure             down                   messaging down (socket connected, no WebSocket upgrade in 500ms), port up",
+		"Plain":  "Plain              down                   messaging down (socket: connected, no WebSocket upgrade in 500ms), port up",
+		"Secure": "Secure             down                   messaging down (socket: connected, no WebSocket upgrade in 500ms), port up",
 	}
 	for name, w := range want {
 		if lines[name] != w {
