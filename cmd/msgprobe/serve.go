@@ -93,13 +93,13 @@ toolkit's web config. Logs go to stderr.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&opts.Configs, "config", "c", nil, configFlagUsage)
-	f.StringArrayVarP(&opts.Services, "service", "s", nil, "only this service (repeatable, case-insensitive)")
-	f.StringArrayVarP(&opts.Tags, "tag", "t", nil, "only services with this tag (repeatable)")
+	f.StringArrayVarP(&opts.Services, "service", "s", nil, "only the service `NAME` (repeatable, case-insensitive)")
+	f.StringArrayVarP(&opts.Tags, "tag", "t", nil, "only services with the tag `TAG` (repeatable)")
 	f.DurationVar(&opts.Interval, "interval", defaultInterval, "probe every `DUR`, counted from the start of a round and jittered by ±10%")
-	f.DurationVar(&opts.Deadline, "deadline", 0, "bound on each round; what has not finished is reported down (canceled) (default: the interval)")
-	f.DurationVar(&opts.Timeout, "timeout", 0, "per-attempt timeout, overrides the config")
-	f.IntVar(&opts.Samples, "samples", 0, "attempts per endpoint, overrides the config")
-	f.IntVar(&opts.Concurrency, "concurrency", 64, "endpoints probed at once")
+	f.DurationVar(&opts.Deadline, "deadline", 0, "bound `DUR` on each round; what has not finished is reported down (canceled) (default: the interval)")
+	f.DurationVar(&opts.Timeout, "timeout", 0, "per-attempt timeout `DUR`, overrides the config")
+	f.IntVar(&opts.Samples, "samples", 0, "`N` attempts per endpoint, overrides the config")
+	f.IntVar(&opts.Concurrency, "concurrency", 64, "`N` endpoints probed at once")
 	f.StringVar(&opts.State, "state", "", "remember statuses between rounds and restarts in `FILE`; transitions are logged")
 	f.BoolVarP(&opts.IPv4, "ipv4", "4", false, "probe over IPv4 only")
 	f.BoolVarP(&opts.IPv6, "ipv6", "6", false, "probe over IPv6 only")
@@ -109,9 +109,9 @@ toolkit's web config. Logs go to stderr.`,
 	f.BoolVar(&opts.InsecureListen, "insecure-listen", false, "allow a non-loopback --listen without TLS or authentication")
 	f.StringVar(&opts.Vantage, "vantage", "", "add the label vantage=`NAME` to every series (--vantage alone: the host name)")
 	f.Lookup("vantage").NoOptDefVal = hostname()
-	f.DurationVar(&opts.ProbeOffset, "probe.timeout-offset", 500*time.Millisecond, "/probe ends this long before the scrape's X-Prometheus-Scrape-Timeout-Seconds")
-	f.StringVar(&opts.LogLevel, "log.level", "info", "log level: debug, info, warn or error")
-	f.StringVar(&opts.LogFormat, "log.format", "logfmt", "log format: logfmt or json")
+	f.DurationVar(&opts.ProbeOffset, "probe.timeout-offset", 500*time.Millisecond, "/probe ends `DUR` before the scrape's X-Prometheus-Scrape-Timeout-Seconds")
+	f.StringVar(&opts.LogLevel, "log.level", "info", "log `LEVEL`: debug, info, warn or error")
+	f.StringVar(&opts.LogFormat, "log.format", "logfmt", "log `FORMAT`: logfmt or json")
 	return cmd
 }
 
