@@ -109,7 +109,7 @@ snapshot "at ${DURATION}s"
 
 if [[ -n $prom_addr ]]; then
 	q() { curl -fsG "http://$prom_addr/api/v1/query" --data-urlencode "query=$1" | sed -E 's/.*"value":\[[^,]*,"([^"]*)".*/\1/'; }
-	say "prometheus: scrapes $(q 'count_over_time(up{job="msgprobe"}[10m])'), failed $(q 'count_over_time((up{job="msgprobe"} == 0)[10m]) or vector(0)'), slowest $(q 'max_over_time(scrape_duration_seconds{job="msgprobe"}[10m])')s, samples per scrape $(q 'scrape_samples_scraped{job="msgprobe"}')"
+	say "prometheus: scrapes $(q 'count_over_time(up{job="msgprobe"}[10m])'), failed $(q 'count_over_time(up{job="msgprobe"}[10m]) - sum_over_time(up{job="msgprobe"}[10m])'), scrape median $(q 'quantile_over_time(0.5, scrape_duration_seconds{job="msgprobe"}[10m])')s, slowest $(q 'max_over_time(scrape_duration_seconds{job="msgprobe"}[10m])')s, samples per scrape $(q 'scrape_samples_scraped{job="msgprobe"}')"
 	say "prometheus: go_goroutines min $(q 'min_over_time(go_goroutines{job="msgprobe"}[10m])') max $(q 'max_over_time(go_goroutines{job="msgprobe"}[10m])'); RSS MiB min $(q 'min_over_time(process_resident_memory_bytes{job="msgprobe"}[10m]) / 2^20') max $(q 'max_over_time(process_resident_memory_bytes{job="msgprobe"}[10m]) / 2^20')"
 fi
 

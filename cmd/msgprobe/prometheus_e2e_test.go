@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/msgprobe/msgprobe/internal/fixture"
 )
 
 // switchListener is a loopback TCP listener a test closes to make a
@@ -242,6 +245,55 @@ scrape_configs:
 			t.Errorf("VantageNetworkProblem still firing with Alpha down everywhere: %+v", a)
 		}
 	}
+
+	// Every query of the Grafana dashboard runs, and finds series, but
+	// the certificates' (the fixture's endpoints are plain TCP).
+	for _, expr := range grafanaExprs(t) {
+		e := strings.NewReplacer("$vantage", ".*", "$service", ".*", "$__rate_interval", "1m").Replace(expr)
+		resp, err := client.Get(base + "/api/v1/query?query=" + url.QueryEscape(e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Status, Error string
+			Data          struct{ Result []json.RawMessage }
+		}
+		err = json.NewDecoder(resp.Body).Decode(&doc)
+		resp.Body.Close()
+		if err != nil || doc.Status != "success" {
+			t.Errorf("dashboard query %s: %v %s %s", e, err, doc.Status, doc.Error)
+			continue
+		}
+		if len(doc.Data.Result) == 0 && !strings.Contains(e, "tls_cert") {
+			t.Errorf("dashboard query %s finds nothing", e)
+		}
+	}
+}
+
+// grafanaExprs are the queries of examples/prometheus/grafana-dashboard.json.
+func grafanaExprs(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(examplesDir, "prometheus", "grafana-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels      []struct{ Targets []struct{ Expr string } }
+		Annotations struct{ List []struct{ Expr string } }
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		t.Fatal(err)
+	}
+	var exprs []string
+	for _, p := range d.Panels {
+		for _, q := range p.Targets {
+			exprs = append(exprs, q.Expr)
+		}
+	}
+	for _, a := range d.Annotations.List {
+		exprs = append(exprs, a.Expr)
+	}
+	return exprs
 }
 
 func mapKeys(m map[string]string) []string {
@@ -264,7 +316,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // TestExampleRulesUseServedMetricNames checks every metric name the
-// examples query against what serve's /metrics really has, so that a
+// examples (rules, their tests, the dashboard) query against what serve's /metrics really has, so that a
 // renamed family cannot leave the rules silently matching nothing.
 func TestExampleRulesUseServedMetricNames(t *testing.T) {
 	dir := t.TempDir()
@@ -272,19 +324,31 @@ func TestExampleRulesUseServedMetricNames(t *testing.T) {
 	refused := newSwitchListener(t)
 	refused.close()
 	serveConfig(t, dir, "s.yaml", up.addr(), up.addr(), refused.addr())
-	s := startServe(t, dir, "-c", "s.yaml", "--interval", "1h")
+	// A TLS endpoint too, for the certificate's family.
+	ca := fixture.NewCA(t)
+	writeFile(t, dir, "ca.pem", string(ca.PEM()))
+	writeFile(t, dir, "tls.yaml", fmt.Sprintf(`version: 1
+services:
+  - name: Gamma
+    endpoints:
+      - {name: tls, target: "tls://%s", tls: {ca_file: ca.pem}}
+`, fixture.TLSServer(t, ca.Valid("127.0.0.1"))))
+	s := startServe(t, dir, "-c", "s.yaml", "-c", "tls.yaml", "--interval", "1h")
 	s.waitLog(roundLine, 15*time.Second)
 	_, text := s.get("/metrics")
 	served := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^# TYPE (\S+) `).FindAllStringSubmatch(text, -1) {
 		served[m[1]] = true
 	}
-	files, err := filepath.Glob(filepath.Join(examplesDir, "prometheus", "*.yml"))
+	files, err := filepath.Glob(filepath.Join(examplesDir, "prometheus", "*.*"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no examples: %v", err)
 	}
 	names := regexp.MustCompile(`\bmsgprobe_[a-z_]+\b`)
 	for _, f := range files {
+		if strings.HasSuffix(f, ".go") {
+			continue
+		}
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

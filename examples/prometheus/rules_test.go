@@ -5,8 +5,10 @@
 package prometheus_test
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -85,5 +87,67 @@ func decode(t *testing.T, name string, v any) {
 	}
 	if err := yaml.Unmarshal(data, v); err != nil {
 		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// dashboardExprs are the PromQL expressions of the Grafana dashboard, its
+// panels' queries and its annotation's.
+func dashboardExprs(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile("grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+		Annotations struct{ List []struct{ Expr string } }
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		t.Fatalf("grafana-dashboard.json: %v", err)
+	}
+	var exprs []string
+	for _, p := range d.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, q := range p.Targets {
+			if strings.TrimSpace(q.Expr) == "" {
+				t.Errorf("panel %q has an empty query", p.Title)
+			}
+			exprs = append(exprs, q.Expr)
+		}
+	}
+	for _, a := range d.Annotations.List {
+		exprs = append(exprs, a.Expr)
+	}
+	return exprs
+}
+
+// The dashboard reads the recording rules by name: each must exist. (Its
+// msgprobe_* names are checked against serve's /metrics, and every query
+// is run by a real Prometheus, in cmd/msgprobe's end-to-end test.)
+func TestDashboardReadsRecordedNames(t *testing.T) {
+	var rules struct {
+		Groups []struct {
+			Rules []struct{ Record string }
+		}
+	}
+	decode(t, "msgprobe.rules.yml", &rules)
+	recorded := map[string]bool{}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			recorded[r.Record] = r.Record != ""
+		}
+	}
+	re := regexp.MustCompile(`\bmsgprobe:[a-z_:]+`)
+	for _, e := range dashboardExprs(t) {
+		for _, name := range re.FindAllString(e, -1) {
+			if !recorded[name] {
+				t.Errorf("the dashboard reads %s, which no rule records", name)
+			}
+		}
 	}
 }
