@@ -1,0 +1,30 @@
+package probe
+
+// The tables that tie schemes, option blocks and expect keys to the files
+// that implement them. Adding a protocol is adding its file and a line
+// here, as in blackbox_exporter's prober table: greppable, no init()
+// side effects.
+
+var protocols = []*Protocol{
+	&tcpProtocol,
+	&tlsProtocol,
+	&httpProtocol,
+	&httpsProtocol,
+	&mtprotoProtocol,
+	&threemaProtocol,
+	&whatsAppProtocol, &whatsAppWSProtocol, &whatsAppWSSProtocol,
+}
+
+var blocks = []*Block{
+	&expectBlock,
+	&httpBlock,
+	&tlsBlock,
+	&mtprotoBlock,
+	&threemaBlock,
+	&whatsAppBlock,
+}
+
+var expectKeys = []*ExpectKey{
+	&expectStatus,
+	&expectBodyContains,
+}
