@@ -281,7 +281,7 @@ func JudgeService(svc *Service, eps []EndpointResult) ServiceResult {
 		return r
 	}
 	if hasRoles(eps) {
-		r.Status, r.Reason = judgeFunctions(svc, eps)
+		r.Status, r.Reason, r.Functions = judgeFunctions(svc, eps)
 		return r
 	}
 	down, notUp, criticalDown := 0, 0, false
@@ -335,7 +335,7 @@ func hasRoles(eps []EndpointResult) bool {
 // Endpoints without a role stand alone, each a function of its own. The
 // reason names what fails and what works: "messaging down (e1–e4 refused),
 // web up".
-func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
+func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string, []FunctionResult) {
 	type function struct {
 		name     string
 		alone    bool // an endpoint without a role, named after itself
@@ -370,6 +370,7 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 	worst, criticalDown := Up, false
 	var parts, upNames, downNames []string
 	var failing []*EndpointResult
+	var verdicts []FunctionResult
 	for _, f := range fns {
 		up, down := 0, 0
 		var bad []*EndpointResult
@@ -391,6 +392,7 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 		case up < len(f.eps):
 			st = Degraded
 		}
+		verdicts = append(verdicts, FunctionResult{Name: f.name, Status: st, Critical: f.critical, Up: up, Total: len(f.eps)})
 		if st == Up {
 			upNames = append(upNames, f.name)
 			continue
@@ -414,12 +416,12 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 	}
 	if len(downNames) == len(fns) && len(causeGroups(failing)) == 1 {
 		// One cause took everything down: say it once.
-		return worst, strings.Join(downNames, ", ") + " down (" + causeGroups(failing)[0].cause + ")"
+		return worst, strings.Join(downNames, ", ") + " down (" + causeGroups(failing)[0].cause + ")", verdicts
 	}
 	if len(upNames) > 0 && len(parts) > 0 {
 		parts = append(parts, strings.Join(upNames, ", ")+" up")
 	}
-	return worst, strings.Join(parts, ", ")
+	return worst, strings.Join(parts, ", "), verdicts
 }
 
 // causeGroup is the failing endpoints of a function that share a cause.
