@@ -36,6 +36,10 @@ type Options struct {
 	// Now is the clock, used only when the report carries no start time;
 	// nil means time.Now.
 	Now func() time.Time
+	// Since, when set, tells since when the status of a service (endpoint
+	// "") or of one of its endpoints holds and how many rounds in a row
+	// found it: the state kept between rounds. Only html reads it.
+	Since func(service, endpoint string) (since time.Time, rounds int, ok bool)
 }
 
 func (o Options) now() time.Time {
@@ -51,7 +55,7 @@ type Renderer interface {
 }
 
 // Formats are the names New accepts, in the order help texts list them.
-var Formats = []string{"table", "json", "csv", "markdown", "junit", "prometheus", "nagios"}
+var Formats = []string{"table", "json", "csv", "markdown", "html", "junit", "prometheus", "nagios"}
 
 // New returns the renderer for a format name.
 func New(format string, opt Options) (Renderer, error) {
@@ -64,6 +68,8 @@ func New(format string, opt Options) (Renderer, error) {
 		return NewCSV(opt), nil
 	case "markdown":
 		return NewMarkdown(opt), nil
+	case "html":
+		return NewHTML(opt), nil
 	case "junit":
 		return NewJUnit(opt), nil
 	case "prometheus":
