@@ -143,11 +143,12 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 	if failOnSet {
 		rendOpt.FailOn = failOn
 	}
+	loop := round.New(cfg)
+	rendOpt.Since = stateSince(loop) // the status page's "since", from --state
 	files, stdout, err := newOutputs(specs, opts.NoColor, io, rendOpt)
 	if err != nil {
 		return err
 	}
-	loop := round.New(cfg)
 	loop.Concurrency = opts.Concurrency
 	loop.Network = network(opts.IPv4, opts.IPv6)
 	loop.Resolver = opts.Resolver
