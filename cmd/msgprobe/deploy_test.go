@@ -440,8 +440,8 @@ type k8sPodSpec struct {
 			Name          string `yaml:"name"`
 			ContainerPort int    `yaml:"containerPort"`
 		} `yaml:"ports"`
-		LivenessProbe  *k8sHTTPProbe `yaml:"livenessProbe"`
-		ReadinessProbe *k8sHTTPProbe `yaml:"readinessProbe"`
+		LivenessProbe   *k8sHTTPProbe `yaml:"livenessProbe"`
+		ReadinessProbe  *k8sHTTPProbe `yaml:"readinessProbe"`
 		SecurityContext struct {
 			AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
 			ReadOnlyRootFilesystem   bool  `yaml:"readOnlyRootFilesystem"`
