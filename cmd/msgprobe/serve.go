@@ -340,5 +340,6 @@ func runServe(ctx context.Context, opts *serveOptions, io *IO) error {
 	return nil
 }
 
-// probeReport renders one on-demand probe for /probe.
+// probeRenderer writes the report families of /metrics and /probe: the
+// renderer of `check -f prometheus`, unchanged.
 var probeRenderer = report.NewPrometheus(report.Options{})
