@@ -94,4 +94,16 @@ services:
 	if !strings.Contains(body, `<meta http-equiv="refresh" content="30">`) {
 		t.Errorf("the page does not reload every interval:\n%s", body)
 	}
+
+	// The page is rendered once per round, whoever asks how often.
+	rendered := page.page
+	if _, _, again := get(); again != body || &page.page[0] != &rendered[0] {
+		t.Error("a second request rendered the page again")
+	}
+	if _, err := loop.Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, next := get(); !strings.Contains(next, "last 4 rounds") {
+		t.Errorf("the page after a fourth round is not new:\n%s", next)
+	}
 }
