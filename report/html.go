@@ -269,13 +269,14 @@ func (h *HTML) serviceView(r *probe.Report, s *probe.ServiceResult, at time.Time
 }
 
 // since says since when the service's status holds: from the state kept
-// between rounds when the caller has one, else from the round's own
-// transition, else nothing (a one-shot check without --state cannot
-// know).
+// between rounds when it remembers this status (it keeps the last known
+// one through a round that judged the service unknown), else from the
+// round's own transition, else nothing (a one-shot check without --state
+// cannot know).
 func (h *HTML) since(r *probe.Report, service string, st probe.Status, at time.Time) string {
 	if h.opt.Since != nil {
-		if t, runs, ok := h.opt.Since(service, ""); ok {
-			return st.String() + " since " + pageTime(t, at) + " (" + plural(runs, "round", "rounds") + ")"
+		if held, ok := h.opt.Since(service, ""); ok && held.Status == st {
+			return st.String() + " since " + pageTime(held.Since, at) + " (" + plural(held.Rounds, "round", "rounds") + ")"
 		}
 	}
 	for _, t := range r.Transitions {

@@ -26,17 +26,20 @@ func liveFixture() (*probe.Report, Options, Page) {
 		{Service: "Telegram", Endpoint: "api", From: probe.Up, To: probe.Down, Since: fixedNow.Add(-26 * time.Hour), Runs: 1500},
 		{Service: "Signal", Endpoint: "chat", From: probe.Up, To: probe.Degraded, Since: fixedNow.Add(-time.Hour), Runs: 60, Reason: "1/3 attempts timed out at tls"},
 	}
-	since := map[string]time.Time{
-		"WhatsApp": fixedNow.Add(-3 * time.Hour),
-		"Signal":   fixedNow.Add(-5 * time.Minute),
-		"Telegram": fixedNow,
+	// Olvid is unknown this round: the state still remembers it up.
+	since := map[string]Held{
+		"WhatsApp": {Status: probe.Up, Since: fixedNow.Add(-3 * time.Hour)},
+		"Signal":   {Status: probe.Degraded, Since: fixedNow.Add(-5 * time.Minute)},
+		"Telegram": {Status: probe.Down, Since: fixedNow},
+		"Olvid":    {Status: probe.Up, Since: fixedNow.Add(-time.Hour)},
 	}
-	opt := Options{Since: func(service, endpoint string) (time.Time, int, bool) {
-		t, ok := since[service]
+	opt := Options{Since: func(service, endpoint string) (Held, bool) {
+		h, ok := since[service]
 		if !ok || endpoint != "" {
-			return time.Time{}, 0, false
+			return Held{}, false
 		}
-		return t, int(fixedNow.Sub(t)/time.Minute) + 1, true
+		h.Rounds = int(fixedNow.Sub(h.Since)/time.Minute) + 1
+		return h, true
 	}}
 	h := NewHistory(5)
 	for i, st := range []probe.Status{probe.Up, probe.Up, probe.Degraded, probe.Up, probe.Down, probe.Down} {
@@ -249,6 +252,9 @@ func TestHTMLContent(t *testing.T) {
 				t.Errorf("%s does not say %q:\n%s", c.service, s, text)
 			}
 		}
+	}
+	if text := textOf(svcs["Olvid"]); strings.Contains(text, " since ") {
+		t.Errorf("Olvid, unknown this round, claims a since from the status the state remembers: %s", text)
 	}
 	// The history: oldest first; Telegram's cell of the round it was not
 	// probed in says so, and the newest is the current round.

@@ -36,10 +36,18 @@ type Options struct {
 	// Now is the clock, used only when the report carries no start time;
 	// nil means time.Now.
 	Now func() time.Time
-	// Since, when set, tells since when the status of a service (endpoint
-	// "") or of one of its endpoints holds and how many rounds in a row
-	// found it: the state kept between rounds. Only html reads it.
-	Since func(service, endpoint string) (since time.Time, rounds int, ok bool)
+	// Since, when set, tells the status of a service (endpoint "") or of
+	// one of its endpoints as the state kept between rounds remembers it:
+	// since when it holds and how many rounds in a row found it. Only
+	// html reads it.
+	Since func(service, endpoint string) (Held, bool)
+}
+
+// Held is a status as the state remembers it.
+type Held struct {
+	Status probe.Status
+	Since  time.Time
+	Rounds int
 }
 
 func (o Options) now() time.Time {

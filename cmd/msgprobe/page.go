@@ -17,20 +17,20 @@ import (
 // the status page: the state is advanced before the report files are
 // written, so it speaks of the round being rendered. Nothing is known
 // when no state is kept (check without --state).
-func stateSince(loop *round.Loop) func(service, endpoint string) (time.Time, int, bool) {
-	return func(service, endpoint string) (time.Time, int, bool) {
+func stateSince(loop *round.Loop) func(service, endpoint string) (report.Held, bool) {
+	return func(service, endpoint string) (report.Held, bool) {
 		st := loop.State()
 		if st == nil {
-			return time.Time{}, 0, false
+			return report.Held{}, false
 		}
 		e := st.Services[service]
 		if e != nil && endpoint != "" {
 			e = e.Endpoints[endpoint]
 		}
 		if e == nil {
-			return time.Time{}, 0, false
+			return report.Held{}, false
 		}
-		return e.Since, e.Runs, true
+		return report.Held{Status: e.Status, Since: e.Since, Rounds: e.Runs}, true
 	}
 }
 
