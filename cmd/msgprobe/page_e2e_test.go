@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -242,14 +243,18 @@ func TestStatusPageInChromium(t *testing.T) {
 	bin := findChromium(t)
 	dir := t.TempDir()
 	pageConfig(t, dir)
-	s := startServe(t, dir, "-c", "page.yaml", "--interval", "1h")
-	s.waitLog(roundLine, 15*time.Second)
+	s := startServe(t, dir, "-c", "page.yaml", "--interval", "2s")
+	s.waitLogN(roundLine, 2, 15*time.Second)
 
 	dom, stderr, err := runChromium(t, bin, 60*time.Second, "--dump-dom", s.url("/"))
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v\n%s", err, lastLines(stderr, 20))
 	}
-	checkPageServices(t, dom)
+	svcs, _ := checkPageServices(t, dom)
+	// serve's page shows the last rounds and since when, from its state.
+	if b := svcs["Beta"].text; !regexp.MustCompile(`last [2-9]\d* rounds`).MatchString(b) || !strings.Contains(b, "down since ") {
+		t.Errorf("Beta shows no history or since on serve's page: %q", b)
+	}
 
 	shots := t.TempDir()
 	for _, c := range []struct {
