@@ -22,6 +22,11 @@ const (
 	maxBody = 1 << 20
 	// maxRedirects bounds how many redirects follow_redirects follows.
 	maxRedirects = 10
+	// DefaultMaxHeaderBytes bounds the status line and headers of a
+	// response. No messaging endpoint needs more than a few KiB; net/http's
+	// own bound (10 MiB, held in parsed form several times over) let a
+	// server that streams headers cost 35-45 MB per endpoint probed.
+	DefaultMaxHeaderBytes = 64 << 10
 )
 
 var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", maxRedirects)
@@ -61,7 +66,8 @@ func newHTTPProber(ep *Endpoint) *httpProber {
 		// HTTP/1.1 only: a fresh HTTP/2 connection costs the same dns,
 		// connect and tls, and one request on it shows nothing more, while
 		// the trace of an HTTP/1.1 request maps one to one on our phases.
-		ForceAttemptHTTP2: false,
+		ForceAttemptHTTP2:      false,
+		MaxResponseHeaderBytes: maxHeaderBytes(ep),
 	}
 	follow := ep.HTTP.FollowRedirects
 	p.client = &http.Client{
@@ -77,6 +83,14 @@ func newHTTPProber(ep *Endpoint) *httpProber {
 		},
 	}
 	return p
+}
+
+// maxHeaderBytes is the bound on ep's response heads.
+func maxHeaderBytes(ep *Endpoint) int64 {
+	if ep.HTTP.MaxHeaderBytes > 0 {
+		return ep.HTTP.MaxHeaderBytes
+	}
+	return DefaultMaxHeaderBytes
 }
 
 // attemptKey carries an attempt's *httpTrace in its request's context, which
@@ -117,7 +131,7 @@ func (p *httpProber) probe(ctx context.Context, ep *Endpoint, opt *Options) (a A
 		a.Failure = &Failure{Class: ClassProtocol, Phase: PhaseRequest, Err: p.reqErr}
 		return a
 	}
-	tr := &httpTrace{https: ep.Kind == KindHTTPS, ctx: ctx, opt: opt}
+	tr := &httpTrace{https: ep.Kind == KindHTTPS, ctx: ctx, opt: opt, maxHead: maxHeaderBytes(ep)}
 	req := p.req.WithContext(httptrace.WithClientTrace(context.WithValue(ctx, attemptKey{}, tr), tr.hooks()))
 
 	// The endpoint is dialed here, not by the transport, so that dns and
@@ -267,6 +281,8 @@ type httpTrace struct {
 	// under the transport's context.
 	ctx context.Context
 	opt *Options
+	// maxHead is the transport's bound on a response head.
+	maxHead int64
 
 	mu         sync.Mutex
 	hop        int
@@ -277,6 +293,9 @@ type httpTrace struct {
 	first      *boundConn // dialed before the request, until the transport takes it
 	conn       *boundConn // the current request's connection
 	dialFailed *Failure   // a redirect's dial failure
+	// headFrom is how much the current connection had read when the
+	// response head began: the TLS handshake's share.
+	headFrom int64
 }
 
 func (t *httpTrace) hooks() *httptrace.ClientTrace {
@@ -285,6 +304,7 @@ func (t *httpTrace) hooks() *httptrace.ClientTrace {
 			t.mu.Lock()
 			defer t.mu.Unlock()
 			t.hop++
+			t.headFrom = 0
 			switch {
 			case t.hop > 1:
 				t.phase = PhaseDNS
@@ -309,6 +329,9 @@ func (t *httpTrace) hooks() *httptrace.ClientTrace {
 				return
 			}
 			t.phase = PhaseRequest
+			if t.conn != nil {
+				t.headFrom = t.conn.bytesRead()
+			}
 			if t.hop == 1 && !t.tlsStart.IsZero() {
 				t.tls = time.Since(t.tlsStart)
 			}
@@ -380,7 +403,7 @@ func (t *httpTrace) failure(ctx context.Context, err error) *Failure {
 		return &Failure{Class: ClassHTTPStatus, Phase: PhaseHTTP, Err: errTooManyRedirects}
 	}
 	t.mu.Lock()
-	phase, conn, dialFailed := t.phase, t.conn, t.dialFailed
+	phase, conn, dialFailed, headFrom := t.phase, t.conn, t.dialFailed, t.headFrom
 	t.mu.Unlock()
 	// The transport reports its context's end rather than the dial's
 	// failure when both happen; the dial's says more.
@@ -394,6 +417,13 @@ func (t *httpTrace) failure(ctx context.Context, err error) *Failure {
 	if f.Class != ClassProtocol || conn == nil {
 		return f
 	}
+	if phase == PhaseHTTP && conn.bytesRead()-headFrom >= t.maxHead {
+		// The transport stopped reading at its bound and says so in words
+		// only; what was read says it for certain. (Over TLS, what was read
+		// is a little more than the head: records have overheads.)
+		return &Failure{Class: ClassProtocol, Phase: PhaseHTTP,
+			Err: &describedError{"response headers exceed " + byteSize(t.maxHead), err}}
+	}
 	// net/http words some failures of the connection its own way ("server
 	// closed idle connection"); what the connection met has a type.
 	if ioErr := conn.ioErr(); ioErr != nil {
@@ -402,4 +432,15 @@ func (t *httpTrace) failure(ctx context.Context, err error) *Failure {
 		}
 	}
 	return f
+}
+
+// byteSize writes a bound for a reason line: "64 KiB", "1 MiB", "1500 bytes".
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }

@@ -344,3 +344,44 @@ func TestHTTPProberFreshConnectionPerAttempt(t *testing.T) {
 		t.Errorf("server saw %d connections for 3 attempts, want 3", got)
 	}
 }
+
+// A server that streams headers without end must not choose how much
+// msgprobe holds: the head is cut at its bound, in the http phase, with a
+// reason that names the bound, long before the attempt's timeout.
+func TestHTTPResponseHeadersAreBounded(t *testing.T) {
+	ca := fixture.NewCA(t)
+	cert := ca.Valid("127.0.0.1")
+	for _, tc := range []struct {
+		name, target string
+		cfg          *tls.Config
+	}{
+		{"http", "http://" + fixture.EndlessHeaders(t, nil) + "/", nil},
+		{"https", "https://" + fixture.EndlessHeaders(t, &cert) + "/", &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := runProbe(t, httpEndpoint(t, tc.target, tc.cfg), nil, 20*time.Second)
+			wantFailure(t, a, ClassProtocol, PhaseHTTP)
+			if got, want := a.Failure.Error(), "response headers exceed 64 KiB"; got != want {
+				t.Errorf("reason %q, want %q", got, want)
+			}
+			if a.Timings.Total > 5*time.Second {
+				t.Errorf("took %v to give up on the headers", a.Timings.Total)
+			}
+		})
+	}
+}
+
+// The bound is the endpoint's when it sets one, and a head within it passes.
+func TestHTTPResponseHeaderBoundIsConfigurable(t *testing.T) {
+	head := "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Big: " + strings.Repeat("b", 100<<10) + "\r\n\r\n"
+	addr := fixture.DripServer(t, []byte(head), 0)
+	ep := httpEndpoint(t, "http://"+addr+"/", nil)
+	a := runProbe(t, ep, nil, 10*time.Second)
+	wantFailure(t, a, ClassProtocol, PhaseHTTP)
+	if got, want := a.Failure.Error(), "response headers exceed 64 KiB"; got != want {
+		t.Errorf("reason %q, want %q", got, want)
+	}
+	ep = httpEndpoint(t, "http://"+addr+"/", nil)
+	ep.HTTP.MaxHeaderBytes = 256 << 10
+	wantOK(t, runProbe(t, ep, nil, 10*time.Second))
+}

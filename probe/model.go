@@ -109,6 +109,9 @@ type HTTPOptions struct {
 	Method          string
 	Headers         map[string]string
 	FollowRedirects bool
+	// MaxHeaderBytes bounds the status line and headers of each response;
+	// 0 means DefaultMaxHeaderBytes.
+	MaxHeaderBytes int64
 }
 
 // TLSOptions shape the handshake of a tls:// or https:// probe.
