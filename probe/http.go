@@ -180,10 +180,10 @@ func (p *httpProber) probe(ctx context.Context, ep *Endpoint, opt *Options) (a A
 			a.Failure = classify(ctx, err, PhaseBody)
 		case !found && complete:
 			a.Failure = &Failure{Class: ClassHTTPBody, Phase: PhaseBody,
-				Err: fmt.Errorf("body does not contain %q", want)}
+				Err: fmt.Errorf("body does not contain the expected text (%s)", expectShown(want))}
 		case !found:
 			a.Failure = &Failure{Class: ClassHTTPBody, Phase: PhaseBody,
-				Err: fmt.Errorf("body does not contain %q in first 1 MiB", want)}
+				Err: fmt.Errorf("body does not contain the expected text (%s) in first 1 MiB", expectShown(want))}
 		}
 	}
 	return a
@@ -245,23 +245,32 @@ func expectedStatus(e Expect) string {
 
 // bodyContains reads r until want shows up, the body ends (complete) or
 // maxBody bytes were read, whichever comes first; it stops as soon as want
-// is found, so a slow or endless body that has it does not fail.
+// is found, so a slow or endless body that has it does not fail. It holds
+// one chunk and the last len(want)-1 bytes before it, not what it read: an
+// endless body costs 32 KiB per attempt, not 1 MiB.
 func bodyContains(r io.Reader, want []byte) (found, complete bool, err error) {
-	limited := &io.LimitedReader{R: r, N: maxBody + 1}
-	var seen []byte
-	chunk := make([]byte, 32<<10)
+	limited := &io.LimitedReader{R: r, N: maxBody}
+	keep := len(want) - 1
+	buf := make([]byte, keep+32<<10)
+	held := 0 // bytes of the previous chunks at the start of buf
 	for {
-		n, err := limited.Read(chunk)
-		from := max(0, len(seen)-len(want)+1)
-		seen = append(seen, chunk[:n]...)
-		if len(seen) > maxBody {
-			seen = seen[:maxBody]
-		}
-		if bytes.Contains(seen[from:], want) {
+		n, err := limited.Read(buf[held:])
+		if bytes.Contains(buf[:held+n], want) {
 			return true, false, nil
 		}
+		held += n
+		if tail := min(held, keep); tail < held {
+			copy(buf, buf[held-tail:held])
+			held = tail
+		}
 		switch {
-		case len(seen) >= maxBody && limited.N <= 0:
+		case errors.Is(err, io.EOF) && limited.N <= 0:
+			// The bound, or a body of exactly maxBody bytes: one more
+			// read tells them apart.
+			var one [1]byte
+			if m, _ := r.Read(one[:]); m == 0 {
+				return false, true, nil
+			}
 			return false, false, nil
 		case errors.Is(err, io.EOF):
 			return false, true, nil
@@ -269,6 +278,14 @@ func bodyContains(r io.Reader, want []byte) (found, complete bool, err error) {
 			return false, false, err
 		}
 	}
+}
+
+// expectShown is what a reason may show of an expected text: never all of
+// it (it may be a secret a page echoes back), at most a few characters.
+func expectShown(want string) string {
+	runes := []rune(want)
+	n := min(8, len(runes)/2)
+	return fmt.Sprintf("%q, %d bytes", string(runes[:n])+"…", len(want))
 }
 
 // httpTrace follows an HTTP attempt through the transport's hooks. The hooks
