@@ -138,6 +138,10 @@ func classOf(err error, phase Phase) Class {
 	}
 	if invalid := (x509.CertificateInvalidError{}); errors.As(err, &invalid) {
 		if invalid.Reason == x509.Expired {
+			// x509 says "expired" for both ends of the validity period.
+			if invalid.Cert != nil && time.Now().Before(invalid.Cert.NotBefore) {
+				return ClassTLSCertNotYetValid
+			}
 			return ClassTLSCertExpired
 		}
 		return ClassTLSCertUntrusted

@@ -67,6 +67,8 @@ func TestClassify(t *testing.T) {
 		{"canceled", fmt.Errorf("get: %w", context.Canceled), PhaseTTFB, ClassCanceled, "canceled"},
 		{"expired", verifyError(x509.CertificateInvalidError{Cert: leaf, Reason: x509.Expired}), PhaseTLS, ClassTLSCertExpired,
 			"certificate expired on 2026-02-01"},
+		{"not yet valid", verifyError(x509.CertificateInvalidError{Cert: &x509.Certificate{NotBefore: time.Now().Add(48 * time.Hour), NotAfter: time.Now().Add(96 * time.Hour)}, Reason: x509.Expired}),
+			PhaseTLS, ClassTLSCertNotYetValid, "certificate is not valid before " + time.Now().Add(48*time.Hour).UTC().Format(time.DateOnly)},
 		{"not allowed to sign", verifyError(x509.CertificateInvalidError{Cert: leaf, Reason: x509.NotAuthorizedToSign}), PhaseTLS, ClassTLSCertUntrusted, ""},
 		{"hostname", verifyError(x509.HostnameError{Certificate: &x509.Certificate{DNSNames: []string{"a.test"}}, Host: "b.test"}), PhaseTLS, ClassTLSCertHostname,
 			"certificate is valid for a.test, not b.test"},

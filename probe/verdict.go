@@ -169,6 +169,8 @@ func describe(c Class, p Phase, msg string) string {
 		return what
 	case ClassTLSCertExpired:
 		return "met an expired certificate"
+	case ClassTLSCertNotYetValid:
+		return "met a certificate that is not valid yet: " + msg
 	case ClassTLSCertHostname:
 		return "met a certificate for another host"
 	case ClassTLSCertUntrusted:
@@ -466,6 +468,8 @@ func shortCause(c Class, p Phase) string {
 		return "network unreachable"
 	case ClassTLSCertExpired:
 		return "certificate expired"
+	case ClassTLSCertNotYetValid:
+		return "certificate not valid yet"
 	case ClassTLSCertHostname:
 		return "certificate for another host"
 	case ClassTLSCertUntrusted:
