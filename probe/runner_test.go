@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -284,5 +285,44 @@ func TestRunnerGivesUpOnLocalResourceAsUnknown(t *testing.T) {
 				t.Errorf("%s: %s %q", e.Endpoint.Name, e.Status, e.Reason)
 			}
 		}
+	}
+}
+
+// The grace after the run's end is for attempts that were started: with
+// endpoints left unstarted and every running prober honouring ctx, Run
+// returns as soon as the running ones report (bb3a3a4 always waited the
+// whole grace).
+func TestRunnerDoesNotWaitForUnstartedEndpoints(t *testing.T) {
+	cfg := testConfig(50, 20, 1)
+	var started atomic.Int32
+	probe := func(ctx context.Context, ep *Endpoint, _ *Options) Attempt {
+		started.Add(1)
+		<-ctx.Done()
+		return Attempt{Failure: &Failure{Class: ClassTimeout, Phase: PhaseConnect, Err: ctx.Err()}}
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	r := &Runner{Concurrency: 4, Probe: probe, Grace: time.Minute}
+	done := make(chan *Report)
+	go func() { done <- r.Run(ctx, cfg) }()
+	for wait := time.Now().Add(10 * time.Second); started.Load() < 4; runtime.Gosched() {
+		if time.Now().After(wait) {
+			t.Fatal("the pool did not start 4 attempts in 10s")
+		}
+	}
+	cancel(ErrDeadline)
+	ended := time.Now()
+	select {
+	case rep := <-done:
+		if waited := time.Since(ended); waited > 10*time.Second {
+			t.Errorf("Run took %v after its end", waited)
+		}
+		if n := started.Load(); n >= 1000 {
+			t.Fatalf("all %d endpoints were started: the test shows nothing", n)
+		}
+		if rep.Status != Down {
+			t.Errorf("status %s", rep.Status)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run waited its grace for endpoints that never started")
 	}
 }
