@@ -87,6 +87,8 @@ func TestClassify(t *testing.T) {
 			errno: syscall.ENETUNREACH}, PhaseDNS, ClassNetworkUnreachable, "resolver unreachable: network is unreachable"},
 		{"resolver: no route", &resolverUnreachableError{lookup: &net.DNSError{Err: "x", Name: "a.test"}, errno: syscall.EHOSTUNREACH},
 			PhaseDNS, ClassHostUnreachable, "resolver unreachable: no route to host"},
+		{"resolver: out of descriptors", &resolverUnreachableError{lookup: &net.DNSError{Err: "x", Name: "a.test"}, errno: syscall.EMFILE},
+			PhaseDNS, ClassLocalResource, "no query sent: too many open files"},
 		{"resolver: nothing listens", &resolverUnreachableError{lookup: &net.DNSError{Err: "x", Name: "a.test"}, errno: syscall.ECONNREFUSED},
 			PhaseDNS, ClassDNSError, "resolver unreachable: connection refused"},
 		{"already classified", fmt.Errorf("wrapped: %w", &Failure{Class: ClassHTTPBody, Phase: PhaseBody, Err: errors.New("x")}),

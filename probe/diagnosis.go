@@ -90,7 +90,9 @@ func diagnoseLocalResource(rep *Report) (Diagnosis, bool) {
 			hit = true
 			if msg == "" {
 				msg = f.Error()
-				_ = errors.As(f, &errno)
+				if errors.As(f, &errno) {
+					msg = errno.Error()
+				}
 			}
 		}
 		if hit {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,27 +23,44 @@ import (
 // "service_outage", exit 2). The limit that starves it depends on what the
 // Go runtime holds, so the test walks up from the lowest limit the binary
 // starts with: every limit must give either a clean run or a local_resource
-// one, and some limit must give the latter.
+// one, and some limit must give the latter. Descriptors the child inherits
+// stand for what else a process holds, so that the runtime can start while
+// the probes cannot.
 func TestOutOfDescriptorsIsUnknown(t *testing.T) {
 	dir := t.TempDir()
 	var b strings.Builder
 	b.WriteString("version: 1\ndefaults: {samples: 2}\nservices:\n")
-	addr := fixture.TCPListener(t)
+	// By name, through a resolver on loopback: a lookup asks for A and
+	// AAAA at once, on two sockets.
+	_, port, _ := net.SplitHostPort(fixture.TCPListener(t))
+	hosts := map[string][]string{}
 	for i := range 10 {
 		fmt.Fprintf(&b, "  - name: s%d\n    endpoints:\n", i)
 		for j := range 4 {
-			fmt.Fprintf(&b, "      - name: e%d\n        target: tcp://%s\n", j, addr)
+			name := fmt.Sprintf("e%d.s%d.test", j, i)
+			hosts[name] = []string{"127.0.0.1"}
+			fmt.Fprintf(&b, "      - name: e%d\n        target: tcp://%s:%s\n", j, name, port)
 		}
 	}
+	dns := fixture.DNSServer(t, hosts)
 	writeFile(t, dir, "many.yaml", b.String())
+	var held []*os.File
+	for range 4 {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		held = append(held, f)
+	}
 	starved := false
-	for limit := 4; limit <= 16; limit++ {
+	for limit := 4; limit <= 20; limit++ {
 		out := filepath.Join(dir, fmt.Sprintf("report-%d.json", limit))
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		// The shell lowers both limits, so Go cannot raise the soft one.
-		// -o holds a file open through the run: one descriptor fewer.
-		cmd := exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" check -c many.yaml -f json -o %s`, limit, out), binary)
+		cmd := exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" check -c many.yaml --resolver %s -f json -o %s`, limit, dns.Addr, out), binary)
 		cmd.Dir = dir
+		cmd.ExtraFiles = held
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
 		err := cmd.Run()
@@ -81,7 +99,7 @@ func TestOutOfDescriptorsIsUnknown(t *testing.T) {
 				}
 			}
 		default:
-			t.Errorf("ulimit -n %d: exit %d, status %s, diagnosis %+v", limit, code, rep.Status, rep.Diagnosis)
+			t.Errorf("ulimit -n %d: exit %d, status %s, diagnosis %+v\n%s", limit, code, rep.Status, rep.Diagnosis, data)
 		}
 		if starved && code == 0 {
 			break
