@@ -204,9 +204,18 @@ func (d *destination) fill(f *os.File, write func(io.Writer) error) error {
 		err = cerr
 	}
 	if err != nil {
-		return d.errorf("%v", UnwrapPath(err))
+		return d.errorf("%v", ioCause(err))
 	}
 	return nil
+}
+
+// ioCause is the cause of a failed write, without the path the user
+// already sees in the message, however deep the renderer wrapped it.
+func ioCause(err error) error {
+	if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // createTemp creates the temporary file beside the destination, with 0666
@@ -271,7 +280,7 @@ func (d *destination) writeInPlace(write func(io.Writer) error) error {
 	if err != nil {
 		// /dev/full says "no space left on device" here: a report that
 		// did not go where it was sent is an error, exit 3.
-		return d.errorf("%v", UnwrapPath(err))
+		return d.errorf("%v", ioCause(err))
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package round
 
 import (
-	"fmt"
 	"io"
 
 	"github.com/msgprobe/msgprobe/probe"
@@ -40,10 +39,7 @@ func (fs Files) Abort() {}
 func (fs Files) Write(rep *probe.Report) error {
 	for _, f := range fs {
 		err := writeFile(f.Path, f.Display, "report", func(w io.Writer) error {
-			if err := f.Renderer.Render(w, rep); err != nil {
-				return fmt.Errorf("rendering: %w", err)
-			}
-			return nil
+			return f.Renderer.Render(w, rep)
 		})
 		if err != nil {
 			return err

@@ -91,6 +91,9 @@ type Store struct {
 	display string // as the user wrote it
 	keep    bool   // the last read failed: do not overwrite the file
 	warned  string // the last warning Load gave, not to repeat it
+	// open opens the file for reading; nil means os.Open. Tests make it
+	// fail as a machine out of descriptors does.
+	open func(name string) (*os.File, error)
 }
 
 // NewStore returns the store of the state file at path (resolved against
@@ -141,7 +144,11 @@ func (s *Store) Load() (*State, error) {
 }
 
 func (s *Store) read() (*State, *StateWarning) {
-	f, err := os.Open(s.path)
+	open := s.open
+	if open == nil {
+		open = os.Open
+	}
+	f, err := open(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &StateWarning{Display: s.display, Missing: true, Err: err}
 	}
