@@ -375,17 +375,17 @@ func interception(e *EndpointResult) string {
 
 // redirectOf is where an HTTP answer sent the client: the Location of a
 // redirect that was not followed, or the URL that followed redirects ended
-// at; "" when the answer is the target's own. A password in it is redacted,
-// as in every other URL msgprobe shows.
+// at; "" when the answer is the target's own. Its secrets (password, token,
+// query values) are masked, as in every other URL msgprobe shows.
 func redirectOf(resp *http.Response) string {
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		if u, err := resp.Location(); err == nil {
-			return u.Redacted()
+			return MaskURL(u)
 		}
 		return ""
 	}
 	if resp.Request != nil && resp.Request.Response != nil && resp.Request.URL != nil {
-		return resp.Request.URL.Redacted()
+		return MaskURL(resp.Request.URL)
 	}
 	return ""
 }

@@ -240,15 +240,16 @@ func (t *throttle) acquire(ctx context.Context) bool {
 }
 
 // release ends an attempt. starved says it failed for lack of local
-// resources; retry says whether trying again can help: only when other
-// attempts were running, whose end frees what they hold.
-func (t *throttle) release(starved bool) (retry bool) {
+// resources: the limit then drops to half of what else is running, and the
+// caller tries again once there is room under it.
+func (t *throttle) release(starved bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.active--
 	switch {
 	case starved:
-		retry = t.active > 0
+		// t.active others were running: with this one, too many.
+		t.most = max(1, min(t.most, t.active))
 		if next := max(1, (t.active+1)/2); next < t.limit {
 			t.limit, t.calm = next, 0
 			if t.lowest == 0 || next < t.lowest {
@@ -264,7 +265,6 @@ func (t *throttle) release(starved bool) (retry bool) {
 		close(t.changed)
 		t.changed = nil
 	}
-	return retry
 }
 
 func (t *throttle) fewest() int {
@@ -323,8 +323,12 @@ func (r *Runner) probeEndpoint(ctx context.Context, ep *Endpoint, gate *throttle
 			actx, cancel := context.WithTimeout(ctx, ep.Timeout)
 			a = probe(actx, ep, r.Options)
 			cancel()
+			// Other attempts may have ended since this one failed, even
+			// with none running now: trying again is cheap, a failure
+			// of this kind is immediate.
 			starved := a.Failure != nil && a.Failure.Class == ClassLocalResource
-			if retry := gate.release(starved); !starved || !retry || try == maxLocalRetries {
+			gate.release(starved)
+			if !starved || try == maxLocalRetries {
 				break
 			}
 		}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -99,17 +98,11 @@ func serviceOf(s *probe.ServiceResult) *probe.Service {
 	return s.Service
 }
 
-// target is the endpoint's target with any password in its user info
-// replaced, because the spec forbids leaking credentials from the config.
+// target is the endpoint's target with its secrets masked (the loader
+// masks them already; an Endpoint built elsewhere may not be), because the
+// spec forbids leaking credentials from the config.
 func target(ep *probe.Endpoint) string {
-	if !strings.Contains(ep.Target, "@") {
-		return ep.Target
-	}
-	u, err := url.Parse(ep.Target)
-	if err != nil || u.User == nil {
-		return ep.Target
-	}
-	return u.Redacted()
+	return probe.MaskTarget(ep.Target)
 }
 
 // ms is a duration in milliseconds rounded to 0.1, the precision every
