@@ -206,10 +206,10 @@ func (p *httpProber) probe(ctx context.Context, ep *Endpoint, opt *Options) (a A
 			a.Failure = classify(ctx, err, PhaseBody)
 		case !found && complete:
 			a.Failure = &Failure{Class: ClassHTTPBody, Phase: PhaseBody,
-				Err: fmt.Errorf("body does not contain the expected text (%s)", expectShown(want))}
+				Err: fmt.Errorf("body does not contain the expected text (%s)", MaskText(want))}
 		case !found:
 			a.Failure = &Failure{Class: ClassHTTPBody, Phase: PhaseBody,
-				Err: fmt.Errorf("body does not contain the expected text (%s) in first 1 MiB", expectShown(want))}
+				Err: fmt.Errorf("body does not contain the expected text (%s) in first 1 MiB", MaskText(want))}
 		}
 	}
 	return a
@@ -304,14 +304,6 @@ func bodyContains(r io.Reader, want []byte) (found, complete bool, err error) {
 			return false, false, err
 		}
 	}
-}
-
-// expectShown is what a reason may show of an expected text: never all of
-// it (it may be a secret a page echoes back), at most a few characters.
-func expectShown(want string) string {
-	runes := []rune(want)
-	n := min(8, len(runes)/2)
-	return fmt.Sprintf("%q, %d bytes", string(runes[:n])+"…", len(want))
 }
 
 // httpTrace follows an HTTP attempt through the transport's hooks. The hooks

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 )
@@ -33,6 +34,15 @@ func MaskURL(u *url.URL) string {
 		v.Fragment, v.RawFragment = masked, ""
 	}
 	return v.String()
+}
+
+// MaskText is what msgprobe shows of an expected text (body_contains):
+// never all of it, since it may be a secret a page echoes back, but a few
+// characters, at most half of it, and its length: "xx BODY-…", 17 bytes.
+func MaskText(s string) string {
+	runes := []rune(s)
+	n := min(8, len(runes)/2)
+	return fmt.Sprintf("%q, %d bytes", string(runes[:n])+"…", len(s))
 }
 
 // maskQuery keeps the keys of a raw query, in order, and masks the values.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,4 +114,100 @@ func TestOutOfDescriptorsIsUnknown(t *testing.T) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// No secret of the config reaches any output: every report format, the
+// state file, list, validate and the error messages, with a secret in each
+// place a config can hold one: an encoded password, a user name alone (a
+// token from the environment), a query value, a header value and the text
+// of body_contains; and a password with an unencoded / ? or # is a config
+// error that quotes nothing of it.
+func TestNoSecretInAnyOutput(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MSGPROBE_E2E_TOKEN", "T0KEN-S3CRET")
+	web := fixture.HTTPServer(t, fixture.Respond(http.StatusOK, "hello"), nil)
+	hostPort := strings.TrimPrefix(web, "http://")
+	closed := fixture.ClosedPort(t)
+	secrets := []string{"PASSW0RD-S3CRET", "T0KEN-S3CRET", "QUERY-S3CRET", "HEADER-S3CRET", "BODY-S3CRET", "SLASH-S3CRET"}
+	writeFile(t, dir, "s.yaml", fmt.Sprintf(`version: 1
+defaults: {samples: 1, timeout: 2s}
+services:
+  - name: Secrets
+    endpoints:
+      - target: http://alice:PASSW0RD-S3CRET%%2Fx@%[1]s/
+      - target: http://${MSGPROBE_E2E_TOKEN}@%[1]s/
+      - target: http://%[1]s/metrics?token=QUERY-S3CRET&v=1
+      - name: header
+        target: http://%[1]s/h
+        http:
+          headers: {Authorization: Bearer HEADER-S3CRET}
+      - name: body
+        target: http://%[1]s/b
+        expect: {body_contains: "xx BODY-S3CRET xx"}
+      - target: http://bob:PASSW0RD-S3CRET@%[2]s/?token=QUERY-S3CRET
+`, hostPort, closed))
+	writeFile(t, dir, "bad.yaml", fmt.Sprintf(`version: 1
+services:
+  - name: Bad
+    endpoints:
+      - target: https://alice:12/SLASH-S3CRET@%s/
+      - target: https://alice:SLASH-S3CRET:x@%[1]s:port/
+`, hostPort))
+
+	var seen []string
+	look := func(what, text string) {
+		seen = append(seen, what)
+		for _, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Errorf("%s shows %s:\n%s", what, s, text)
+			}
+		}
+	}
+	formats := []string{"json", "csv", "markdown", "junit", "prometheus", "nagios"}
+	args := []string{"check", "-c", "s.yaml", "--state", "state.json", "--fail-on", "never", "-f", "table"}
+	for _, f := range formats {
+		args = append(args, "-f", f+"="+f+".out")
+	}
+	// Twice: the second run reads the state and reports transitions.
+	for range 2 {
+		r := msgprobe(t, dir, "", args...)
+		if r.code != 0 {
+			t.Fatalf("check: exit %d\n%s", r.code, r.stderr)
+		}
+		look("check's output", r.stdout+r.stderr)
+	}
+	for _, f := range append(formats, "state") {
+		name := f + ".out"
+		if f == "state" {
+			name = "state.json"
+		}
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || len(data) == 0 {
+			t.Fatalf("%s: %v", name, err)
+		}
+		look(name, string(data))
+	}
+	// The reports say what failed without the secrets: the refused
+	// endpoint, the body that lacked the text.
+	if data, _ := os.ReadFile(filepath.Join(dir, "json.out")); !strings.Contains(string(data), "http://bob:xxxxx@"+closed+"/?token=xxxxx") ||
+		!strings.Contains(string(data), `does not contain the expected text (\"xx BODY-\u2026\", 17 bytes)`) &&
+			!strings.Contains(string(data), `does not contain the expected text (\"xx BODY-…\", 17 bytes)`) {
+		t.Errorf("json report lacks the masked target or the body reason:\n%s", data)
+	}
+	for _, a := range [][]string{{"list", "-c", "s.yaml"}, {"list", "-c", "s.yaml", "-f", "json"}, {"validate", "-c", "s.yaml"}} {
+		r := msgprobe(t, dir, "", a...)
+		if r.code != 0 {
+			t.Errorf("%v: exit %d %s", a, r.code, r.stderr)
+		}
+		look(strings.Join(a, " "), r.stdout+r.stderr)
+	}
+	for _, a := range [][]string{{"validate", "-c", "bad.yaml"}, {"check", "-c", "bad.yaml"}, {"list", "-c", "bad.yaml"}} {
+		r := msgprobe(t, dir, "", a...)
+		if r.code != 3 || !strings.Contains(r.stderr, "bad.yaml:5:17: target's user name or password holds an unencoded /, ? or #") ||
+			!strings.Contains(r.stderr, "bad.yaml:6:17: invalid target: its user name or password does not parse") {
+			t.Errorf("%v: exit %d\n%s", a, r.code, r.stderr)
+		}
+		look(strings.Join(a, " "), r.stdout+r.stderr)
+	}
+	t.Logf("looked at: %s", strings.Join(seen, ", "))
 }
