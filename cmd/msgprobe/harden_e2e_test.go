@@ -211,3 +211,17 @@ services:
 	}
 	t.Logf("looked at: %s", strings.Join(seen, ", "))
 }
+
+// validate catches what would otherwise be an outage: a header value
+// net/http will not send (bb3a3a4: validate said ok, then check said the
+// service was down, exit 2).
+func TestValidateCatchesAHeaderNetHTTPWouldNotSend(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "h.yaml", "version: 1\nservices:\n  - name: s\n    endpoints:\n      - target: http://127.0.0.1:1/\n        http:\n          headers: {X-Token: \"abc\\u007f\"}\n")
+	for _, cmd := range []string{"validate", "check"} {
+		r := msgprobe(t, dir, "", cmd, "-c", "h.yaml")
+		if r.code != 3 || !strings.Contains(r.stderr, `h.yaml:7:30: header "X-Token" has a control character (byte 0x7f at position 4) in its value`) {
+			t.Errorf("%s: exit %d\n%s", cmd, r.code, r.stderr)
+		}
+	}
+}
