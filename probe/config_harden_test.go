@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func loadOne(t *testing.T, endpoint string) error {
+func loadHardened(t *testing.T, endpoint string) error {
 	t.Helper()
 	_, err := Load("h.yaml", []byte("version: 1\nservices:\n  - name: s\n    endpoints:\n"+endpoint), nil)
 	return err
@@ -22,13 +22,13 @@ func TestLoadRejectsHeadersNetHTTPWouldNotSend(t *testing.T) {
 		{`{X-Token: "S3CRET\u001b[0m"}`, `h.yaml:7:30: header "X-Token" has a control character (byte 0x1b at position 7) in its value`},
 		{`{Host: "S3CRET host"}`, `h.yaml:7:27: header "Host" is not a valid host`},
 	} {
-		err := loadOne(t, "      - target: https://h.test/\n        http:\n          headers: "+tc.yaml+"\n")
+		err := loadHardened(t, "      - target: https://h.test/\n        http:\n          headers: "+tc.yaml+"\n")
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "S3CRET") {
 			t.Errorf("headers %s: %v\nwant %s", tc.yaml, err, tc.want)
 		}
 	}
 	// Tabs and text beyond ASCII are what net/http sends.
-	if err := loadOne(t, "      - target: https://h.test/\n        http:\n          headers: {X-A: \"a\\tb\", X-B: \"café\", Host: \"h.test:8443\"}\n"); err != nil {
+	if err := loadHardened(t, "      - target: https://h.test/\n        http:\n          headers: {X-A: \"a\\tb\", X-B: \"café\", Host: \"h.test:8443\"}\n"); err != nil {
 		t.Errorf("valid headers: %v", err)
 	}
 }
@@ -36,12 +36,12 @@ func TestLoadRejectsHeadersNetHTTPWouldNotSend(t *testing.T) {
 // A body_contains longer than what is read of a body could never be found.
 func TestLoadRejectsBodyContainsBeyondWhatIsRead(t *testing.T) {
 	long := strings.Repeat("a", maxBody+1)
-	err := loadOne(t, "      - target: https://h.test/\n        expect: {body_contains: \""+long+"\"}\n")
+	err := loadHardened(t, "      - target: https://h.test/\n        expect: {body_contains: \""+long+"\"}\n")
 	want := fmt.Sprintf("h.yaml:6:33: expect.body_contains is %d bytes, longer than the 1 MiB of the body that is read", maxBody+1)
 	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), long[:100]) {
 		t.Errorf("got %.300v\nwant %s", err, want)
 	}
-	if err := loadOne(t, "      - target: https://h.test/\n        expect: {body_contains: \""+long[:maxBody]+"\"}\n"); err != nil {
+	if err := loadHardened(t, "      - target: https://h.test/\n        expect: {body_contains: \""+long[:maxBody]+"\"}\n"); err != nil {
 		t.Errorf("1 MiB exactly: %.300v", err)
 	}
 }
@@ -84,7 +84,7 @@ func TestLoadMaxHeaderBytes(t *testing.T) {
 	if a, b := cfg.Services[0].Endpoints[0], cfg.Services[0].Endpoints[1]; maxHeaderBytes(a) != 4096 || maxHeaderBytes(b) != DefaultMaxHeaderBytes {
 		t.Errorf("bounds %d and %d", maxHeaderBytes(a), maxHeaderBytes(b))
 	}
-	err = loadOne(t, "      - target: https://h.test/\n        http: {max_header_bytes: 100}\n")
+	err = loadHardened(t, "      - target: https://h.test/\n        http: {max_header_bytes: 100}\n")
 	if err == nil || !strings.Contains(err.Error(), "h.yaml:6:34: http.max_header_bytes 100 is out of range 1024-16777216") {
 		t.Errorf("got %v", err)
 	}

@@ -10,15 +10,32 @@ var protocols = []*Protocol{
 	&tlsProtocol,
 	&httpProtocol,
 	&httpsProtocol,
+	&dnsProtocol,
+	&wsProtocol,
+	&wssProtocol,
+	&mtprotoProtocol,
+	&threemaProtocol,
+	&whatsAppProtocol, &whatsAppWSProtocol, &whatsAppWSSProtocol,
 }
 
 var blocks = []*Block{
 	&expectBlock,
 	&httpBlock,
 	&tlsBlock,
+	&websocketBlock,
+	&mtprotoBlock,
+	&threemaBlock,
+	&whatsAppBlock,
 }
 
 var expectKeys = []*ExpectKey{
 	&expectStatus,
 	&expectBodyContains,
+	&expectJSON,
+	&expectHeaders,
+	&expectRcode,
+	&expectMinAnswers,
+	&expectAnswerContains,
+	&expectAnswerNotContains,
+	&expectOutageAnswers,
 }

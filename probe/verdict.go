@@ -439,6 +439,8 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 type causeGroup struct {
 	cause string
 	names []string
+	// sentence is true when cause is a protocol's own sentence.
+	sentence bool
 }
 
 // causeGroups groups failing endpoints by their cause, the largest group
@@ -449,7 +451,8 @@ func causeGroups(bad []*EndpointResult) []causeGroup {
 		c := endpointCause(e)
 		i := slices.IndexFunc(groups, func(g causeGroup) bool { return g.cause == c })
 		if i < 0 {
-			groups = append(groups, causeGroup{cause: c})
+			m := mainErrorOf(e)
+			groups = append(groups, causeGroup{cause: c, sentence: m != nil && selfDescribed(m.Class) && m.Message != ""})
 			i = len(groups) - 1
 		}
 		groups[i].names = append(groups[i].names, e.Endpoint.Name)
@@ -469,7 +472,13 @@ func failingSummary(bad []*EndpointResult) string {
 			parts = append(parts, fmt.Sprintf("+%d more", len(groups)-most))
 			break
 		}
-		parts = append(parts, compressNames(g.names)+" "+g.cause)
+		sep := " "
+		if g.sentence {
+			// A protocol's own sentence reads after a colon: "chat:
+			// connected, no WhatsApp handshake reply in 5s".
+			sep = ": "
+		}
+		parts = append(parts, compressNames(g.names)+sep+g.cause)
 	}
 	return strings.Join(parts, ", ")
 }
