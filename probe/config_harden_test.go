@@ -89,3 +89,14 @@ func TestLoadMaxHeaderBytes(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// A dns:// target's query is msgprobe's own syntax, shown as written.
+func TestLoadDNSQueryIsShownAsWritten(t *testing.T) {
+	cfg, err := Load("d.yaml", []byte("version: 1\nservices:\n  - name: s\n    endpoints:\n      - target: dns:///uptime.signal.org?type=A\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep := cfg.Services[0].Endpoints[0]; ep.Target != "dns:///uptime.signal.org?type=A" {
+		t.Errorf("target %q", ep.Target)
+	}
+}

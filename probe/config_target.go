@@ -89,8 +89,12 @@ func (l *loader) target(n *yaml.Node, t string, ep *Endpoint) {
 	// name (a label in Prometheus, a key of the state): secrets masked,
 	// otherwise as written (url.URL.String may re-escape it).
 	ep.Target = t
-	if hasSecrets(u) {
-		ep.Target = MaskURL(u)
+	shown := u
+	if proto.OwnQuery && u.User == nil && u.Fragment == "" {
+		shown = nil // nothing of the service's to hide
+	}
+	if shown != nil && hasSecrets(shown) {
+		ep.Target = MaskURL(shown)
 	}
 }
 

@@ -98,10 +98,14 @@ func serviceOf(s *probe.ServiceResult) *probe.Service {
 	return s.Service
 }
 
-// target is the endpoint's target with its secrets masked (the loader
-// masks them already; an Endpoint built elsewhere may not be), because the
-// spec forbids leaking credentials from the config.
+// target is the endpoint's target with its secrets masked, because the
+// spec forbids leaking credentials from the config. The loader masks them
+// already (an endpoint it built has a URL); an Endpoint built elsewhere
+// may not be.
 func target(ep *probe.Endpoint) string {
+	if ep.URL != nil {
+		return ep.Target
+	}
 	return probe.MaskTarget(ep.Target)
 }
 
