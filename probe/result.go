@@ -122,6 +122,10 @@ type Report struct {
 	// Diagnosis is the run's one-line answer to "is it the service, its
 	// provider, or me?", computed from the verdicts by Diagnose.
 	Diagnosis Diagnosis
+	// BackedOffTo is the fewest attempts the runner let run at once after
+	// attempts failed for lack of local resources (descriptors, buffers,
+	// ephemeral ports); 0 when none did.
+	BackedOffTo int
 	// Transitions are the changes since the previous run, services first
 	// in config order, each followed by its endpoints. nil means no state
 	// was kept; empty means nothing changed.

@@ -14,7 +14,7 @@ import (
 func JudgeEndpoint(ep *Endpoint, attempts []Attempt, now time.Time) EndpointResult {
 	r := EndpointResult{Endpoint: ep, Attempts: attempts}
 	var ok []Attempt
-	canceled := false
+	canceled, starved := false, false
 	for i := range attempts {
 		a := &attempts[i]
 		if a.HTTPStatus != 0 {
@@ -34,8 +34,11 @@ func JudgeEndpoint(ep *Endpoint, attempts []Attempt, now time.Time) EndpointResu
 			continue
 		}
 		r.Failures++
-		if a.Failure.Class == ClassCanceled {
+		switch a.Failure.Class {
+		case ClassCanceled:
 			canceled = true
+		case ClassLocalResource:
+			starved = true
 		}
 		r.Errors = addError(r.Errors, a.Failure)
 	}
@@ -51,6 +54,12 @@ func JudgeEndpoint(ep *Endpoint, attempts []Attempt, now time.Time) EndpointResu
 	case len(attempts) == 0:
 		r.Status = Down
 		reasons = append(reasons, "not probed")
+	case starved:
+		// An attempt that this machine could not make (no descriptor,
+		// buffer or port left) learnt nothing about the endpoint: the
+		// sample is not the endpoint's, and neither is the verdict.
+		r.Status = Unknown
+		reasons = append(reasons, failureReason(r.Errors, len(attempts)))
 	case canceled:
 		// An endpoint the run did not let finish is down: a partial sample
 		// says nothing reliable about it.
@@ -181,6 +190,8 @@ func describe(c Class, p Phase, msg string) string {
 		return what
 	case ClassTLSCertExpired:
 		return "met an expired certificate"
+	case ClassTLSCertNotYetValid:
+		return "met a certificate that is not valid yet: " + msg
 	case ClassTLSCertHostname:
 		return "met a certificate for another host"
 	case ClassTLSCertUntrusted:
@@ -189,6 +200,8 @@ func describe(c Class, p Phase, msg string) string {
 		return "closed by the peer" + at
 	case ClassCanceled:
 		return "canceled" + at + ": " + msg
+	case ClassLocalResource:
+		return "failed on this machine" + at + ": " + msg
 	case ClassHTTPStatus, ClassHTTPBody:
 		return "got " + msg
 	}
@@ -520,6 +533,10 @@ func shortCause(c Class, p Phase) string {
 		return "network unreachable"
 	case ClassTLSCertExpired:
 		return "certificate expired"
+	case ClassTLSCertNotYetValid:
+		return "certificate not valid yet"
+	case ClassLocalResource:
+		return "out of local resources"
 	case ClassTLSCertHostname:
 		return "certificate for another host"
 	case ClassTLSCertUntrusted:
@@ -654,6 +671,16 @@ func JudgeRun(rep *Report) {
 	case rep.Diagnosis.Code == DiagLocalNetwork || controlsAllDown(rep):
 		for i := range rep.Services {
 			rep.Services[i].Status = Unknown
+		}
+		rep.Note = rep.Diagnosis.Message
+	case rep.Diagnosis.Code == DiagLocalResource:
+		// Services whose endpoints this machine could not probe are not
+		// judged, like those local_dns leaves unknown; the others keep
+		// their verdicts.
+		for i := range rep.Services {
+			if slices.ContainsFunc(rep.Services[i].Endpoints, func(e EndpointResult) bool { return e.Status == Unknown }) {
+				rep.Services[i].Status = Unknown
+			}
 		}
 		rep.Note = rep.Diagnosis.Message
 	case rep.Diagnosis.Code == DiagLocalDNS:

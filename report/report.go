@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -113,17 +112,15 @@ func serviceOf(s *probe.ServiceResult) *probe.Service {
 	return s.Service
 }
 
-// target is the endpoint's target with any password in its user info
-// replaced, because the spec forbids leaking credentials from the config.
+// target is the endpoint's target with its secrets masked, because the
+// spec forbids leaking credentials from the config. The loader masks them
+// already (an endpoint it built has a URL); an Endpoint built elsewhere
+// may not be.
 func target(ep *probe.Endpoint) string {
-	if !strings.Contains(ep.Target, "@") {
+	if ep.URL != nil {
 		return ep.Target
 	}
-	u, err := url.Parse(ep.Target)
-	if err != nil || u.User == nil {
-		return ep.Target
-	}
-	return u.Redacted()
+	return probe.MaskTarget(ep.Target)
 }
 
 // ms is a duration in milliseconds rounded to 0.1, the precision every
