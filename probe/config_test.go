@@ -761,24 +761,28 @@ func TestLoadRecordsWhereEachSettingComesFrom(t *testing.T) {
 			Samples:         SettingSource{LevelDefaults, at(6, 12)},
 			DegradedLatency: builtin,
 			CertMinDays:     builtin,
+			Family:          builtin,
 		}},
 		{wa.Endpoints[0], SettingSources{
 			Timeout:         SettingSource{LevelDefaults, at(5, 12)},
 			Samples:         SettingSource{LevelDefaults, at(6, 12)},
 			DegradedLatency: SettingSource{LevelService, at(15, 23)},
 			CertMinDays:     builtin,
+			Family:          builtin,
 		}},
 		{wa.Endpoints[1], SettingSources{
 			Timeout:         SettingSource{LevelEndpoint, at(33, 18)},
 			Samples:         SettingSource{LevelEndpoint, at(34, 18)},
 			DegradedLatency: SettingSource{LevelService, at(15, 23)},
 			CertMinDays:     SettingSource{LevelEndpoint, at(35, 24)},
+			Family:          builtin,
 		}},
 		{signal.Endpoints[2], SettingSources{
 			Timeout:         SettingSource{LevelService, at(44, 14)},
 			Samples:         SettingSource{LevelDefaults, at(6, 12)},
 			DegradedLatency: SettingSource{LevelEndpoint, at(57, 27)},
 			CertMinDays:     SettingSource{LevelService, at(45, 20)},
+			Family:          builtin,
 		}},
 	}
 	for _, tt := range tests {

@@ -82,6 +82,10 @@ type EndpointResult struct {
 	// Details are the protocol details of the last successful attempt, or
 	// of the last attempt that had any when none succeeded.
 	Details map[string]any
+	// Families are the verdicts per IP family of an endpoint probed over
+	// both (family: both), IPv4's first; nil otherwise. A family the name
+	// has no address in is absent.
+	Families []FamilyResult
 }
 
 // ServiceResult is the verdict on one service.

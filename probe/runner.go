@@ -72,14 +72,14 @@ func (r *Runner) Run(ctx context.Context, cfg *Config) *Report {
 	now := r.now()
 	rep := &Report{StartedAt: started, Controls: make([]EndpointResult, len(cfg.Controls))}
 	for i, ep := range cfg.Controls {
-		rep.Controls[i] = JudgeEndpoint(ep, attempts[i], now)
+		rep.Controls[i] = judgeEndpoint(ep, attempts[i], now)
 	}
 	next := len(cfg.Controls)
 	rep.Services = make([]ServiceResult, len(cfg.Services))
 	for i, s := range cfg.Services {
 		res := make([]EndpointResult, len(s.Endpoints))
 		for j, ep := range s.Endpoints {
-			res[j] = JudgeEndpoint(ep, attempts[next], now)
+			res[j] = judgeEndpoint(ep, attempts[next], now)
 			next++
 		}
 		rep.Services[i] = JudgeService(s, res)
@@ -209,8 +209,17 @@ func MaxConcurrency() int {
 	return poolSize(limit, limit, limit)
 }
 
-// probeEndpoint makes the endpoint's attempts one after another.
+// probeEndpoint makes the endpoint's attempts one after another, over the
+// families its family setting names (see family.go).
 func (r *Runner) probeEndpoint(ctx context.Context, ep *Endpoint) []Attempt {
+	if splitsFamilies(ep) {
+		return r.probeFamilies(ctx, ep)
+	}
+	return r.probeSamples(ctx, ep, familyOptions(r.Options, ep.Family))
+}
+
+// probeSamples makes the endpoint's attempts one after another with opt.
+func (r *Runner) probeSamples(ctx context.Context, ep *Endpoint, opt *Options) []Attempt {
 	probe := r.proberFor(ep)
 	samples := max(ep.Samples, 1)
 	attempts := make([]Attempt, 0, samples)
@@ -219,7 +228,7 @@ func (r *Runner) probeEndpoint(ctx context.Context, ep *Endpoint) []Attempt {
 			return canceledAttempts(ctx, ep, attempts)
 		}
 		actx, cancel := context.WithTimeout(ctx, ep.Timeout)
-		a := probe(actx, ep, r.Options)
+		a := probe(actx, ep, opt)
 		cancel()
 		if a.Failure != nil && ctx.Err() != nil {
 			// The run ended during this attempt: it was cut short, whatever

@@ -77,6 +77,24 @@ type jsonEndpoint struct {
 	// Protocol holds what the endpoint's protocol learnt: SASL
 	// mechanisms, a certificate chain's fields, a round-trip time.
 	Protocol map[string]any `json:"protocol,omitempty"`
+	// Families are the verdicts per IP family of an endpoint probed over
+	// both, keyed ipv4 and ipv6; absent otherwise.
+	Families map[probe.Family]*jsonFamily `json:"families,omitempty"`
+}
+
+// jsonFamily is one family of an endpoint probed over both.
+type jsonFamily struct {
+	Status probe.Status `json:"status"`
+	Reason string       `json:"reason"`
+	// NoRoute: this machine has no route for the family, which therefore
+	// did not count in the endpoint's verdict.
+	NoRoute   bool         `json:"no_route,omitempty"`
+	Attempts  int          `json:"attempts"`
+	Failures  int          `json:"failures"`
+	LatencyMS *jsonLatency `json:"latency_ms,omitempty"`
+	PhasesMS  *jsonPhases  `json:"phases_ms,omitempty"`
+	Errors    []jsonError  `json:"errors,omitempty"`
+	Remote    string       `json:"remote,omitempty"`
 }
 
 type jsonLatency struct {
@@ -185,11 +203,29 @@ func jsonEndpointOf(e *probe.EndpointResult) jsonEndpoint {
 		Protocol:   e.Details,
 	}
 	if l := e.Latency; l != nil {
-		out.LatencyMS = &jsonLatency{Min: ms(l.Min), P50: ms(l.P50), P95: ms(l.P95), Max: ms(l.Max)}
+		out.LatencyMS = jsonLatencyOf(l)
 		out.PhasesMS = jsonPhasesOf(e.Phases)
 	}
-	for _, ec := range e.Errors {
-		out.Errors = append(out.Errors, jsonError{Class: ec.Class, Phase: ec.Phase, Message: ec.Message, Count: ec.Count})
+	out.Errors = jsonErrors(e.Errors)
+	for i := range e.Families {
+		f := &e.Families[i]
+		if out.Families == nil {
+			out.Families = map[probe.Family]*jsonFamily{}
+		}
+		jf := &jsonFamily{
+			Status: f.Status, Reason: f.Reason, NoRoute: f.NoRoute,
+			Attempts: len(f.Attempts), Failures: f.Failures, Errors: jsonErrors(f.Errors),
+		}
+		if l := f.Latency; l != nil {
+			jf.LatencyMS = jsonLatencyOf(l)
+			jf.PhasesMS = jsonPhasesOf(f.Phases)
+		}
+		for _, a := range f.Attempts {
+			if a.RemoteAddr != "" {
+				jf.Remote = a.RemoteAddr
+			}
+		}
+		out.Families[f.Family] = jf
 	}
 	if t := e.TLS; t != nil {
 		out.TLS = &jsonTLS{
@@ -200,6 +236,18 @@ func jsonEndpointOf(e *probe.EndpointResult) jsonEndpoint {
 			Issuer:   t.Issuer,
 			Verified: t.Verified,
 		}
+	}
+	return out
+}
+
+func jsonLatencyOf(l *probe.Latency) *jsonLatency {
+	return &jsonLatency{Min: ms(l.Min), P50: ms(l.P50), P95: ms(l.P95), Max: ms(l.Max)}
+}
+
+func jsonErrors(errs []probe.ErrorCount) []jsonError {
+	var out []jsonError
+	for _, ec := range errs {
+		out = append(out, jsonError{Class: ec.Class, Phase: ec.Phase, Message: ec.Message, Count: ec.Count})
 	}
 	return out
 }

@@ -77,13 +77,13 @@ func (t *Table) Render(w io.Writer, r *probe.Report) error {
 			boldFirst: true,
 		})
 		for j := range s.Endpoints {
-			rows = append(rows, endpointRow(&s.Endpoints[j]))
+			rows = appendEndpointRows(rows, &s.Endpoints[j])
 		}
 	}
 	if len(r.Controls) > 0 {
 		rows = append(rows, tableRow{blank: true}, tableRow{cells: [numCols]string{colService: "controls"}, boldFirst: true})
 		for j := range r.Controls {
-			rows = append(rows, endpointRow(&r.Controls[j]))
+			rows = appendEndpointRows(rows, &r.Controls[j])
 		}
 	}
 
@@ -123,6 +123,35 @@ func (t *Table) Render(w io.Writer, r *probe.Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// appendEndpointRows adds an endpoint's row and, when it was probed over
+// both families and they disagree, a row per family under it.
+func appendEndpointRows(rows []tableRow, e *probe.EndpointResult) []tableRow {
+	rows = append(rows, endpointRow(e))
+	if !familiesDiffer(e) {
+		return rows
+	}
+	for i := range e.Families {
+		f := &e.Families[i]
+		row := endpointRow(&f.EndpointResult)
+		row.cells[colEndpoint] = "  " + f.Family.Label()
+		if f.NoRoute {
+			row.cells[colDetail] = "no route from this machine: " + row.cells[colDetail]
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// familiesDiffer reports whether an endpoint's families got different
+// verdicts, which are then worth a row each.
+func familiesDiffer(e *probe.EndpointResult) bool {
+	if len(e.Families) < 2 {
+		return false
+	}
+	a, b := &e.Families[0], &e.Families[1]
+	return a.Status != b.Status || a.Reason != b.Reason || a.NoRoute != b.NoRoute
 }
 
 func endpointRow(e *probe.EndpointResult) tableRow {

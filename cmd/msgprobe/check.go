@@ -34,6 +34,7 @@ type checkOptions struct {
 	Quiet       bool
 	NoColor     bool
 	IPv4, IPv6  bool
+	Family      string // --family; -4 and -6 stand for ipv4 and ipv6
 	Resolver    string // HOST:PORT of the DNS server every lookup goes to
 	State       string
 	Watch       time.Duration
@@ -75,8 +76,9 @@ report each service up, degraded or down, with the reason.`,
 	f.StringVar(&opts.State, "state", "", "remember statuses between runs in `FILE` and report what changed")
 	f.DurationVar(&opts.Watch, "watch", 0, "probe again every `DUR` until Ctrl-C")
 	f.BoolVar(&opts.NoColor, "no-color", false, "no ANSI colors (also when NO_COLOR is set or stdout is not a terminal)")
-	f.BoolVarP(&opts.IPv4, "ipv4", "4", false, "probe over IPv4 only")
-	f.BoolVarP(&opts.IPv6, "ipv6", "6", false, "probe over IPv6 only")
+	f.BoolVarP(&opts.IPv4, "ipv4", "4", false, "probe over IPv4 only (--family ipv4)")
+	f.BoolVarP(&opts.IPv6, "ipv6", "6", false, "probe over IPv6 only (--family ipv6)")
+	f.StringVar(&opts.Family, "family", "", "probe host names over `FAMILY`: any (the first address that connects), both (each family, judged apart), ipv4 or ipv6; overrides family: in the config")
 	f.StringVar(&opts.Resolver, "resolver", "", "send every name lookup to the DNS server at `HOST:PORT` (overrides resolver: in the config)")
 	return cmd
 }
@@ -99,7 +101,16 @@ func (o *checkOptions) validate() error {
 		return err
 	}
 	if o.IPv4 && o.IPv6 {
-		return usageErrorf("-4 and -6 exclude each other").hint("give neither to probe over either family")
+		return usageErrorf("-4 and -6 exclude each other").hint("give neither to probe over either family, or --family both to probe over each")
+	}
+	if o.Family != "" {
+		fam, ok := probe.ParseFamily(o.Family)
+		if !ok {
+			return usageErrorf("invalid --family %q", o.Family).hint("use any, both, ipv4 or ipv6")
+		}
+		if (o.IPv4 && fam != probe.FamilyIPv4) || (o.IPv6 && fam != probe.FamilyIPv6) {
+			return usageErrorf("--family %s and -%s contradict each other", o.Family, map[bool]string{true: "4", false: "6"}[o.IPv4])
+		}
 	}
 	if o.Concurrency < 1 {
 		return usageErrorf("invalid --concurrency %d: must be at least 1", o.Concurrency)
@@ -138,6 +149,7 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 		return err
 	}
 	applyOverrides(cfg, opts.Timeout, opts.Samples)
+	applyFamily(cfg, opts.family())
 
 	rendOpt := report.Options{Now: opts.Now, FailOn: report.FailNever}
 	if failOnSet {
@@ -149,7 +161,6 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 	}
 	loop := round.New(cfg)
 	loop.Concurrency = opts.Concurrency
-	loop.Network = network(opts.IPv4, opts.IPv6)
 	loop.Resolver = opts.Resolver
 	loop.Deadline = opts.Deadline
 	loop.Now = opts.Now
@@ -359,6 +370,36 @@ func selectServices(cfg *probe.Config, names, tags []string) error {
 	}
 	cfg.Services = kept
 	return nil
+}
+
+// family is the family -4, -6 or --family asks for, "" for none.
+func (o *checkOptions) family() probe.Family {
+	switch {
+	case o.IPv4:
+		return probe.FamilyIPv4
+	case o.IPv6:
+		return probe.FamilyIPv6
+	case o.Family != "":
+		fam, _ := probe.ParseFamily(o.Family)
+		return fam
+	}
+	return ""
+}
+
+// applyFamily lets -4, -6 and --family win over the family: of every level
+// of the config, controls included.
+func applyFamily(cfg *probe.Config, fam probe.Family) {
+	if fam == "" {
+		return
+	}
+	for _, ep := range cfg.Controls {
+		ep.Family = fam
+	}
+	for _, s := range cfg.Services {
+		for _, ep := range s.Endpoints {
+			ep.Family = fam
+		}
+	}
 }
 
 // applyOverrides lets --timeout and --samples win over every level of the
