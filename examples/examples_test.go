@@ -103,3 +103,30 @@ func TestCatalogEndpointsHaveSources(t *testing.T) {
 		}
 	}
 }
+
+// WhatsApp's messaging function is proved by WhatsApp's own handshake, not
+// by a connect that any edge accepts: every endpoint of the role speaks it.
+func TestCatalogWhatsAppMessagingSpeaksNoise(t *testing.T) {
+	cfg, err := probe.Load("examples/messaging.yaml", examples.Messaging, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range cfg.Services {
+		if s.Name != "WhatsApp" {
+			continue
+		}
+		n := 0
+		for _, ep := range s.Endpoints {
+			if ep.Role != "messaging" {
+				continue
+			}
+			n++
+			if !strings.HasPrefix(string(ep.Kind), "whatsapp") {
+				t.Errorf("WhatsApp/%s: messaging probed by %s, not WhatsApp's handshake", ep.Name, ep.Kind)
+			}
+		}
+		if n == 0 || !s.Functions["messaging"].Critical {
+			t.Errorf("WhatsApp: %d messaging endpoints, critical %v", n, s.Functions["messaging"].Critical)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/msgprobe/msgprobe/internal/fixture"
+	"github.com/msgprobe/msgprobe/internal/proto/whatsapp"
+	"github.com/msgprobe/msgprobe/internal/proto/whatsapp/watest"
 )
 
 // The benchmarks below measure msgprobe's hot paths: one attempt of each
@@ -155,4 +157,27 @@ func BenchmarkRunner(b *testing.B) {
 			b.Fatalf("status %s, want up", rep.Status)
 		}
 	}
+}
+
+// BenchmarkWhatsAppAttempt is one whatsapp:// handshake: connect, the
+// ClientHello, the loopback responder's ServerHello, two X25519 and two
+// signature verifications. The responder's side (two X25519, the AES-GCM
+// seals) is in the figures too; the chain is signed once, outside the loop.
+func BenchmarkWhatsAppAttempt(b *testing.B) {
+	pki := watest.NewPKI(time.Now())
+	srv := pki.Server()
+	srv.Header = whatsapp.HeaderMobile
+	ep := benchEndpoint(b, "whatsapp://"+fixture.WhatsAppTCP(b, fixture.WhatsApp{Server: srv}))
+	ep.Options = map[string]any{"whatsapp": &WhatsAppOptions{RootKey: pki.Root.Public, RootSet: true}}
+	benchAttempts(b, ep)
+}
+
+// BenchmarkWhatsAppWSAttempt is the same handshake behind a WebSocket
+// upgrade, as whatsapp+ws:// makes it.
+func BenchmarkWhatsAppWSAttempt(b *testing.B) {
+	pki := watest.NewPKI(time.Now())
+	url := fixture.WhatsAppWS(b, fixture.WhatsApp{Server: pki.Server()})
+	ep := benchEndpoint(b, "whatsapp+"+url)
+	ep.Options = map[string]any{"whatsapp": &WhatsAppOptions{RootKey: pki.Root.Public, RootSet: true}}
+	benchAttempts(b, ep)
 }

@@ -190,6 +190,7 @@ hint: this msgprobe reads version 1`},
 			if !errors.As(err, &errs) {
 				t.Fatalf("error is %T, want ConfigErrors", err)
 			}
+			// {schemes} is the table's: every protocol added would change it.
 			want := strings.NewReplacer("{file}", path, "{dir}", dir, "{schemes}", schemeList()).Replace(tt.want)
 			if got := err.Error(); got != want {
 				t.Errorf("errors differ\n--- got\n%s\n--- want\n%s", got, want)

@@ -12,6 +12,7 @@ var protocols = []*Protocol{
 	&httpsProtocol,
 	&mtprotoProtocol,
 	&threemaProtocol,
+	&whatsAppProtocol, &whatsAppWSProtocol, &whatsAppWSSProtocol,
 }
 
 var blocks = []*Block{
@@ -20,6 +21,7 @@ var blocks = []*Block{
 	&tlsBlock,
 	&mtprotoBlock,
 	&threemaBlock,
+	&whatsAppBlock,
 }
 
 var expectKeys = []*ExpectKey{
