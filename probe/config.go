@@ -262,7 +262,7 @@ var (
 		misplaced: map[string]string{
 			"timeout": "under defaults", "samples": "under defaults",
 			"degraded_latency": "under defaults", "cert_min_days": "under defaults",
-			"family": "under defaults",
+			"family":    "under defaults",
 			"endpoints": "to a service, under services", "name": "to a service, under services",
 			"target": "to an endpoint, under services: - endpoints:",
 		},

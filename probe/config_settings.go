@@ -25,8 +25,8 @@ func (lvl settingLevel) String() string {
 // (nil when the level does not set it).
 type settingsLayer struct {
 	timeout, samples, degraded, certMin, family *Pos
-	values                              Settings
-	broken                              bool // a setting here failed to parse
+	values                                      Settings
+	broken                                      bool // a setting here failed to parse
 }
 
 // effectiveSettings are settings after layering, with where each came from.
