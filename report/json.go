@@ -51,29 +51,39 @@ type jsonSummary struct {
 }
 
 type jsonService struct {
-	Name      string         `json:"name"`
-	Status    probe.Status   `json:"status"`
-	Reason    string         `json:"reason"`
-	Tags      []string       `json:"tags"`
-	Endpoints []jsonEndpoint `json:"endpoints"`
+	Name   string       `json:"name"`
+	Status probe.Status `json:"status"`
+	// StatusSince and the two after it are present only when state is
+	// kept: when the status began (the run's start when first seen), how
+	// many runs in a row found it, and the status it followed.
+	StatusSince    string         `json:"status_since,omitempty"`
+	StatusRuns     int            `json:"status_runs,omitempty"`
+	PreviousStatus *probe.Status  `json:"previous_status,omitempty"`
+	Reason         string         `json:"reason"`
+	Tags           []string       `json:"tags"`
+	Endpoints      []jsonEndpoint `json:"endpoints"`
 }
 
 type jsonEndpoint struct {
-	Name       string       `json:"name"`
-	Target     string       `json:"target"`
-	Kind       probe.Kind   `json:"kind"`
-	Role       string       `json:"role,omitempty"`
-	Status     probe.Status `json:"status"`
-	Critical   bool         `json:"critical"`
-	Reason     string       `json:"reason"`
-	Attempts   int          `json:"attempts"`
-	Failures   int          `json:"failures"`
-	LatencyMS  *jsonLatency `json:"latency_ms,omitempty"`
-	PhasesMS   *jsonPhases  `json:"phases_ms,omitempty"`
-	Errors     []jsonError  `json:"errors,omitempty"`
-	HTTPStatus int          `json:"http_status,omitempty"`
-	Redirect   string       `json:"redirect,omitempty"`
-	TLS        *jsonTLS     `json:"tls,omitempty"`
+	Name   string       `json:"name"`
+	Target string       `json:"target"`
+	Kind   probe.Kind   `json:"kind"`
+	Role   string       `json:"role,omitempty"`
+	Status probe.Status `json:"status"`
+	// As for a service: present only when state is kept.
+	StatusSince    string        `json:"status_since,omitempty"`
+	StatusRuns     int           `json:"status_runs,omitempty"`
+	PreviousStatus *probe.Status `json:"previous_status,omitempty"`
+	Critical       bool          `json:"critical"`
+	Reason         string        `json:"reason"`
+	Attempts       int           `json:"attempts"`
+	Failures       int           `json:"failures"`
+	LatencyMS      *jsonLatency  `json:"latency_ms,omitempty"`
+	PhasesMS       *jsonPhases   `json:"phases_ms,omitempty"`
+	Errors         []jsonError   `json:"errors,omitempty"`
+	HTTPStatus     int           `json:"http_status,omitempty"`
+	Redirect       string        `json:"redirect,omitempty"`
+	TLS            *jsonTLS      `json:"tls,omitempty"`
 	// Protocol holds what the endpoint's protocol learnt: SASL
 	// mechanisms, a certificate chain's fields, a round-trip time.
 	Protocol map[string]any `json:"protocol,omitempty"`
@@ -202,6 +212,7 @@ func jsonEndpointOf(e *probe.EndpointResult) jsonEndpoint {
 		Redirect:   e.Redirect,
 		Protocol:   e.Details,
 	}
+	out.StatusSince, out.StatusRuns, out.PreviousStatus = jsonSpan(e.Span)
 	if l := e.Latency; l != nil {
 		out.LatencyMS = jsonLatencyOf(l)
 		out.PhasesMS = jsonPhasesOf(e.Phases)
@@ -238,6 +249,18 @@ func jsonEndpointOf(e *probe.EndpointResult) jsonEndpoint {
 		}
 	}
 	return out
+}
+
+func jsonSpan(sp probe.Span) (string, int, *probe.Status) {
+	if !sp.Known {
+		return "", 0, nil
+	}
+	var prev *probe.Status
+	if sp.Changed {
+		p := sp.Previous
+		prev = &p
+	}
+	return spanStamp(sp), sp.Runs, prev
 }
 
 func jsonLatencyOf(l *probe.Latency) *jsonLatency {

@@ -3,6 +3,7 @@ package report
 import (
 	"io"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/fatih/color"
@@ -67,23 +68,24 @@ type tableRow struct {
 
 // Render writes the table.
 func (t *Table) Render(w io.Writer, r *probe.Report) error {
+	at := reportTime(r, t.opt)
 	rows := []tableRow{{cells: tableHeader, boldFirst: true}}
 	for i := range r.Services {
 		s := &r.Services[i]
 		rows = append(rows, tableRow{
-			cells:     [numCols]string{colService: oneLine(serviceOf(s).Name), colStatus: s.Status.String(), colDetail: oneLine(s.Reason)},
+			cells:     [numCols]string{colService: oneLine(serviceOf(s).Name), colStatus: statusSince(s.Status, s.Span, at), colDetail: oneLine(s.Reason)},
 			status:    s.Status,
 			hasStatus: true,
 			boldFirst: true,
 		})
 		for j := range s.Endpoints {
-			rows = appendEndpointRows(rows, &s.Endpoints[j])
+			rows = appendEndpointRows(rows, &s.Endpoints[j], at)
 		}
 	}
 	if len(r.Controls) > 0 {
 		rows = append(rows, tableRow{blank: true}, tableRow{cells: [numCols]string{colService: "controls"}, boldFirst: true})
 		for j := range r.Controls {
-			rows = appendEndpointRows(rows, &r.Controls[j])
+			rows = appendEndpointRows(rows, &r.Controls[j], at)
 		}
 	}
 
@@ -127,8 +129,10 @@ func (t *Table) Render(w io.Writer, r *probe.Report) error {
 
 // appendEndpointRows adds an endpoint's row and, when it was probed over
 // both families and they disagree, a row per family under it.
-func appendEndpointRows(rows []tableRow, e *probe.EndpointResult) []tableRow {
-	rows = append(rows, endpointRow(e))
+func appendEndpointRows(rows []tableRow, e *probe.EndpointResult, at time.Time) []tableRow {
+	row := endpointRow(e)
+	row.cells[colStatus] = statusSince(e.Status, e.Span, at)
+	rows = append(rows, row)
 	if !familiesDiffer(e) {
 		return rows
 	}

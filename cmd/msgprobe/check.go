@@ -37,7 +37,10 @@ type checkOptions struct {
 	Family      string // --family; -4 and -6 stand for ipv4 and ipv6
 	Resolver    string // HOST:PORT of the DNS server every lookup goes to
 	State       string
+	NoState     bool
 	Watch       time.Duration
+
+	stateSet bool // --state was given, perhaps as ''
 
 	// Now is the clock; tests fix it.
 	Now func() time.Time
@@ -58,6 +61,7 @@ report each service up, degraded or down, with the reason.`,
   msgprobe check -q -f prometheus -o /var/lib/node_exporter/msgprobe.prom --state state.json --deadline 50s`,
 		Args: noArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			opts.stateSet = cmd.Flags().Changed("state")
 			return runCheck(cmd.Context(), opts, io)
 		}),
 	}
@@ -73,7 +77,8 @@ report each service up, degraded or down, with the reason.`,
 	f.DurationVar(&opts.Deadline, "deadline", 0, "bound on the whole run; what has not finished is reported down (canceled)")
 	f.StringVar(&opts.FailOn, "fail-on", "degraded", "lowest overall status that gives a non-zero exit: degraded, down or never")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on stdout unless a status is not up (or changed, with --state)")
-	f.StringVar(&opts.State, "state", "", "remember statuses between runs in `FILE` and report what changed")
+	f.StringVar(&opts.State, "state", "", "remember statuses between runs in `FILE` (default: one per config under $XDG_STATE_HOME/msgprobe/, none under CI) and report since when and what changed")
+	f.BoolVar(&opts.NoState, "no-state", false, "keep no state between runs (same as --state '')")
 	f.DurationVar(&opts.Watch, "watch", 0, "probe again every `DUR` until Ctrl-C")
 	f.BoolVar(&opts.NoColor, "no-color", false, "no ANSI colors (also when NO_COLOR is set or stdout is not a terminal)")
 	f.BoolVarP(&opts.IPv4, "ipv4", "4", false, "probe over IPv4 only (--family ipv4)")
@@ -136,6 +141,9 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 	if err := opts.validate(); err != nil {
 		return err
 	}
+	if opts.Now == nil {
+		opts.Now = io.Now
+	}
 	specs, err := parseFormats(opts.Formats, opts.Output)
 	if err != nil {
 		return err
@@ -168,17 +176,36 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 	if io.ErrTTY && !opts.Quiet {
 		loop.Progress = round.NewProgress(io.Err)
 	}
-	if opts.State != "" {
-		loop.Store = round.NewStore(io.path(opts.State), opts.State)
+	state := chooseState(opts, io)
+	warn := func(msg string, hints ...string) {
+		if opts.Quiet {
+			return
+		}
+		fmt.Fprintf(io.Err, "msgprobe: warning: %s\n", msg)
+		for _, h := range hints {
+			fmt.Fprintf(io.Err, "hint: %s\n", h)
+		}
+	}
+	if state.warning != "" {
+		warn(state.warning, stateHint)
+	}
+	if state.path != "" {
+		loop.Store = round.NewStore(state.path, state.display)
 	}
 	c := &checkRun{opts: opts, io: io, loop: loop, stdout: stdout, failOn: failOn, failOnSet: failOnSet}
 	if err := loop.Open(); err != nil {
-		return err
+		if !state.dflt || loop.Files.Open() != nil {
+			return err
+		}
+		// The default state is a convenience: without it, the run goes on.
+		warn("not keeping state between runs: "+err.Error(), stateHint)
+		loop.Store = nil
+		state = stateChoice{}
 	}
 	defer loop.Abort() // a no-op once committed
-	if opts.State != "" {
+	if state.path != "" {
 		var w *round.StateWarning
-		if err := loop.LoadState(); errors.As(err, &w) && !(w.Missing && opts.Quiet) {
+		if err := loop.LoadState(); errors.As(err, &w) && !(w.Missing && (opts.Quiet || state.dflt)) {
 			fmt.Fprintf(io.Err, "msgprobe: warning: %v\n", w)
 		}
 	}
@@ -216,10 +243,25 @@ type checkRun struct {
 	failOnSet bool
 }
 
-// news is what a quiet run speaks up for: a status that is not up, or a
-// change since the last run.
+// news is what a quiet run speaks up for. Without state, a status that is
+// not up. With state, a change since the last run, or a service not up
+// that no earlier run saw: a service still down on the next run is no
+// news, so that cron does not mail the same outage every minute.
 func news(rep *probe.Report) bool {
-	return rep.Status != probe.Up || len(rep.Transitions) > 0
+	if rep.Transitions == nil {
+		return rep.Status != probe.Up
+	}
+	if len(rep.Transitions) > 0 {
+		return true
+	}
+	for _, s := range rep.Services {
+		// Unknown has no span (the state keeps the status before it), so
+		// it is always news: this machine's network is worth a word.
+		if s.Status != probe.Up && (!s.Span.Known || s.Span.New()) {
+			return true
+		}
+	}
+	return false
 }
 
 // print writes a single run's report on stdout, or, when every report went
@@ -271,7 +313,9 @@ func printDigest(w io.Writer, rep *probe.Report) {
 	for _, s := range rep.Services {
 		name := s.Service.Name
 		changed := slices.ContainsFunc(changes, func(t probe.Transition) bool { return t.Service == name && t.Endpoint == "" })
-		if !changed && s.Status != probe.Up {
+		// With state, a service that stays down was told already.
+		told := rep.Transitions != nil && s.Span.Known && !s.Span.New()
+		if !changed && !told && s.Status != probe.Up {
 			fmt.Fprintf(w, "%s %s: %s\n", name, s.Status, s.Reason)
 		}
 		for _, t := range changes {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/mattn/go-isatty"
 )
@@ -21,6 +22,9 @@ type IO struct {
 	WorkDir  string // for relative paths; empty means the process's
 	Signals  bool   // install a Ctrl-C handler (off in tests)
 	ExitHook func()
+	// Now is the clock; nil means time.Now. Tests move it forward to run
+	// an outage of minutes in a second.
+	Now func() time.Time
 }
 
 // SystemIO is the IO of the running process.

@@ -184,6 +184,7 @@ func (l *Loop) Record(r *Result) error {
 		if !r.Interrupted {
 			l.state = next
 		}
+		Annotate(next, r.Report)
 		l.mu.Unlock()
 	}
 	if err := l.Files.Write(r.Report); err != nil {
