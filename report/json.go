@@ -143,7 +143,7 @@ func (p *jsonPhases) MarshalJSON() ([]byte, error) {
 		name, _ := json.Marshal(string(s.Phase))
 		buf.Write(name)
 		buf.WriteByte(':')
-		buf.WriteString(strconv.FormatFloat(ms(s.D), 'f', -1, 64))
+		buf.WriteString(strconv.FormatFloat(msData(s.D), 'f', -1, 64))
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
@@ -170,7 +170,7 @@ func (j *JSON) Render(w io.Writer, r *probe.Report) error {
 	out := jsonReport{
 		Version:    jsonVersion,
 		StartedAt:  startedAt(r, j.opt).Format(time.RFC3339),
-		DurationMS: ms(r.Duration),
+		DurationMS: msData(r.Duration),
 		Status:     r.Status,
 		Summary: jsonSummary{
 			Up:       r.Summary.Up,
@@ -264,7 +264,7 @@ func jsonSpan(sp probe.Span) (string, int, *probe.Status) {
 }
 
 func jsonLatencyOf(l *probe.Latency) *jsonLatency {
-	return &jsonLatency{Min: ms(l.Min), P50: ms(l.P50), P95: ms(l.P95), Max: ms(l.Max)}
+	return &jsonLatency{Min: msData(l.Min), P50: msData(l.P50), P95: msData(l.P95), Max: msData(l.Max)}
 }
 
 func jsonErrors(errs []probe.ErrorCount) []jsonError {
@@ -280,7 +280,7 @@ func jsonPhasesOf(t probe.Timings) *jsonPhases {
 		if d == 0 {
 			return nil
 		}
-		v := ms(d)
+		v := msData(d)
 		return &v
 	}
 	p := &jsonPhases{DNS: opt(t.DNS), Connect: opt(t.Connect), TLS: opt(t.TLS), TTFB: opt(t.TTFB), Total: opt(t.Total), steps: t.Steps}
