@@ -134,7 +134,7 @@ hint: a header name is letters, digits and -
 {file}:7:16: service "Empty" has no endpoints
 {file}:8:5: service "Nothing" has no endpoints
 {file}:9:11: service name is empty`},
-		{"invalid-syntax.yaml", `{file}:6: invalid YAML: did not find expected key`},
+		{"invalid-syntax.yaml", `{file}:6:6: invalid YAML: did not find expected key`},
 		{"invalid-types.yaml", `{file}:1:10: version must be an integer, got "1"
 {file}:2:11: defaults must be a mapping, got a string
 {file}:4:3: controls must be a list, got a mapping

@@ -36,3 +36,14 @@ func TestFormatsTellTheSameTruth(t *testing.T) {
 		t.Errorf("last CSV row is not the diagnosis: %q", last)
 	}
 }
+
+// A YAML syntax error points at its column too, where yaml.v3 gives only a
+// line, so that an editor jumps to the character.
+func TestYAMLSyntaxErrorHasAColumn(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "bad.yaml", "version: 1\nservices:\n  - name: A: B\n    endpoints: [{target: \"tcp://127.0.0.1:1\"}]\n")
+	r := msgprobe(t, dir, "", "check", "-c", "bad.yaml")
+	if r.code != 3 || r.stderr != "bad.yaml:3:12: invalid YAML: mapping values are not allowed in this context\n" {
+		t.Errorf("exit %d stderr %q", r.code, r.stderr)
+	}
+}
