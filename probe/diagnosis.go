@@ -168,15 +168,17 @@ func diagnoseProviderOutage(rep *Report) (Diagnosis, bool) {
 		return Diagnosis{}, false
 	}
 	groups := map[string][]int{} // tag (lower case) -> service indexes
+	written := map[string]string{} // tag (lower case) -> as first written
 	var tags []string
 	for i := range rep.Services {
 		for _, t := range serviceTags(&rep.Services[i]) {
-			t = strings.ToLower(t)
-			if !slices.Contains(groups[t], i) {
-				if groups[t] == nil {
-					tags = append(tags, t)
+			lower := strings.ToLower(t)
+			if !slices.Contains(groups[lower], i) {
+				if groups[lower] == nil {
+					tags = append(tags, lower)
+					written[lower] = t
 				}
-				groups[t] = append(groups[t], i)
+				groups[lower] = append(groups[lower], i)
 			}
 		}
 	}
@@ -194,13 +196,13 @@ func diagnoseProviderOutage(rep *Report) (Diagnosis, bool) {
 	}
 	name := operatorNames[best]
 	if name == "" {
-		name = best
+		name = written[best]
 	}
 	var names []string
 	for _, i := range groups[best] {
 		names = append(names, serviceName(&rep.Services[i]))
 	}
-	return Diagnosis{DiagProviderOutage, name + "-wide outage: " + strings.Join(names, ", ")}, true
+	return Diagnosis{DiagProviderOutage, name + "-wide outage: " + strings.Join(names, ", ") + networkWitness(rep)}, true
 }
 
 // groupAlone reports whether the services at idx, at least two, are all
