@@ -273,7 +273,7 @@ var (
 	}
 	serviceSchema = keySchema{
 		what: "service",
-		keys: []string{"name", "description", "tags", "timeout", "samples", "degraded_latency", "cert_min_days", "family", "endpoints", "functions"},
+		keys: []string{"name", "description", "tags", "timeout", "samples", "degraded_latency", "cert_min_days", "family", "endpoints", "functions", "provider_status"},
 		misplaced: map[string]string{
 			"target":   "to an endpoint, under endpoints",
 			"critical": "to an endpoint, or to a function under functions",

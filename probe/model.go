@@ -107,7 +107,9 @@ type Service struct {
 	Tags        []string
 	Endpoints   []*Endpoint
 	Functions   map[string]Function // by role
-	Pos         Pos
+	// Provider is where the provider tells its own status; nil for none.
+	Provider *ProviderStatus
+	Pos      Pos
 }
 
 // Function says how the endpoints of one role judge a service: redundant

@@ -119,6 +119,9 @@ type ServiceResult struct {
 	Endpoints []EndpointResult
 	// Span is since when the status holds, when state is kept.
 	Span Span
+	// Provider is what the service's provider said of itself this run,
+	// nil when it names no provider_status. It never sets Status.
+	Provider *ProviderReport
 }
 
 // Summary counts services by status.

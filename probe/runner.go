@@ -67,6 +67,8 @@ func (r *Runner) Run(ctx context.Context, cfg *Config) *Report {
 		// costs one collection, a few milliseconds.
 		debug.FreeOSMemory()
 	}
+	// The providers' status pages are read alongside the probes.
+	providers := r.fetchProviders(ctx, cfg)
 	attempts := r.probeAll(ctx, eps)
 
 	now := r.now()
@@ -83,6 +85,7 @@ func (r *Runner) Run(ctx context.Context, cfg *Config) *Report {
 			next++
 		}
 		rep.Services[i] = JudgeService(s, res)
+		rep.Services[i].Provider = providers.wait(i)
 	}
 	JudgeRun(rep)
 	rep.Duration = r.now().Sub(started)

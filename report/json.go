@@ -56,12 +56,15 @@ type jsonService struct {
 	// StatusSince and the two after it are present only when state is
 	// kept: when the status began (the run's start when first seen), how
 	// many runs in a row found it, and the status it followed.
-	StatusSince    string         `json:"status_since,omitempty"`
-	StatusRuns     int            `json:"status_runs,omitempty"`
-	PreviousStatus *probe.Status  `json:"previous_status,omitempty"`
-	Reason         string         `json:"reason"`
-	Tags           []string       `json:"tags"`
-	Endpoints      []jsonEndpoint `json:"endpoints"`
+	StatusSince    string        `json:"status_since,omitempty"`
+	StatusRuns     int           `json:"status_runs,omitempty"`
+	PreviousStatus *probe.Status `json:"previous_status,omitempty"`
+	Reason         string        `json:"reason"`
+	Tags           []string      `json:"tags"`
+	// Provider is what the provider's status page says, present when
+	// the service names a provider_status.
+	Provider  *jsonProvider  `json:"provider,omitempty"`
+	Endpoints []jsonEndpoint `json:"endpoints"`
 }
 
 type jsonEndpoint struct {
@@ -90,6 +93,41 @@ type jsonEndpoint struct {
 	// Families are the verdicts per IP family of an endpoint probed over
 	// both, keyed ipv4 and ipv6; absent otherwise.
 	Families map[probe.Family]*jsonFamily `json:"families,omitempty"`
+}
+
+type jsonProvider struct {
+	Source      string             `json:"source"`
+	Kind        probe.ProviderKind `json:"kind"`
+	Operational bool               `json:"operational"`
+	Indicator   string             `json:"indicator,omitempty"`
+	Description string             `json:"description,omitempty"`
+	Incidents   []jsonIncident     `json:"incidents,omitempty"`
+	// Error is why the provider could not be read; then the provider
+	// said nothing, and operational is false.
+	Error string `json:"error,omitempty"`
+}
+
+type jsonIncident struct {
+	Title  string `json:"title"`
+	Status string `json:"status,omitempty"`
+	Impact string `json:"impact,omitempty"`
+	Since  string `json:"since,omitempty"`
+}
+
+func jsonProviderOf(p *probe.ProviderReport) *jsonProvider {
+	if p == nil {
+		return nil
+	}
+	out := &jsonProvider{Source: target(&probe.Endpoint{Target: p.Source}), Kind: p.Kind, Operational: p.Operational,
+		Indicator: p.Indicator, Description: p.Description, Error: p.Err}
+	for _, in := range p.Incidents {
+		ji := jsonIncident{Title: in.Title, Status: in.Status, Impact: in.Impact}
+		if !in.Since.IsZero() {
+			ji.Since = in.Since.UTC().Format(time.RFC3339)
+		}
+		out.Incidents = append(out.Incidents, ji)
+	}
+	return out
 }
 
 // jsonFamily is one family of an endpoint probed over both.

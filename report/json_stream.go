@@ -79,5 +79,6 @@ func jsonServiceOf(s *probe.ServiceResult) jsonService {
 		Endpoints: jsonEndpoints(s.Endpoints),
 	}
 	out.StatusSince, out.StatusRuns, out.PreviousStatus = jsonSpan(s.Span)
+	out.Provider = jsonProviderOf(s.Provider)
 	return out
 }

@@ -78,6 +78,11 @@ func (t *Table) Render(w io.Writer, r *probe.Report) error {
 			hasStatus: true,
 			boldFirst: true,
 		})
+		if p := s.Provider; p != nil && !p.Operational && p.Err == "" {
+			// What the provider admits, under its service: corroboration,
+			// not a verdict, so it has no status of its own.
+			rows = append(rows, tableRow{cells: [numCols]string{colEndpoint: "provider says", colDetail: oneLine(p.Says(at))}})
+		}
 		for j := range s.Endpoints {
 			rows = appendEndpointRows(rows, &s.Endpoints[j], at)
 		}
