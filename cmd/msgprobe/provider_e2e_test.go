@@ -11,8 +11,8 @@ import (
 	"github.com/msgprobe/msgprobe/internal/fixture"
 )
 
-// statusPage serves body at path over HTTPS with a certificate of ca.
-func statusPage(t *testing.T, ca *fixture.CA, path, body string) string {
+// providerPage serves body at path over HTTPS with a certificate of ca.
+func providerPage(t *testing.T, ca *fixture.CA, path, body string) string {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
@@ -32,10 +32,10 @@ func TestProviderStatusCorroborates(t *testing.T) {
 	writeFile(t, dir, "ca.pem", string(ca.PEM()))
 	clock := &fakeClock{t: time.Date(2026, 11, 25, 9, 40, 0, 0, time.Local)}
 	started := time.Date(2026, 11, 25, 9, 12, 0, 0, time.Local).Format(time.RFC3339)
-	discord := statusPage(t, ca, "/api/v2/summary.json", `{"page":{"id":"srhpyqt94yxb","name":"Discord"},
+	discord := providerPage(t, ca, "/api/v2/summary.json", `{"page":{"id":"srhpyqt94yxb","name":"Discord"},
 "status":{"indicator":"major","description":"Partial System Outage"},"components":[],
 "incidents":[{"name":"Messages failing to send","status":"investigating","impact":"major","created_at":"`+started+`","started_at":"`+started+`"}]}`)
-	slack := statusPage(t, ca, "/api/v2.0.0/current", `{"status":"ok","active_incidents":[],"date_created":"`+started+`","date_updated":"`+started+`"}`)
+	slack := providerPage(t, ca, "/api/v2.0.0/current", `{"status":"ok","active_incidents":[],"date_created":"`+started+`","date_updated":"`+started+`"}`)
 	dns := fixture.DNSServer(t, map[string][]string{"uptime.signal.test": {"127.0.0.2"}})
 	writeFile(t, dir, "p.yaml", fmt.Sprintf(`version: 1
 resolver: %s
