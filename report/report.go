@@ -36,6 +36,9 @@ type Options struct {
 	// Now is the clock, used only when the report carries no start time;
 	// nil means time.Now.
 	Now func() time.Time
+	// Width is the terminal's width (table only): a wider table has its
+	// DETAIL column wrapped at word boundaries under itself. 0: no limit.
+	Width int
 }
 
 func (o Options) now() time.Time {

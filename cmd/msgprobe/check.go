@@ -53,12 +53,26 @@ func newCheckCmd(io *IO) *cobra.Command {
 		Short: "Probe the services and report their status",
 		Long: `Probe every endpoint of the config (the built-in catalog without -c) and
 report each service up, degraded or down, with the reason.`,
-		Example: `  msgprobe check
+		Example: `  # Probe the built-in catalog; a second run says since when anything is down
+  msgprobe check
+
+  # Only WhatsApp and Signal
   msgprobe check -s whatsapp -s signal
+
+  # Probe each service over IPv4 and IPv6, and say which family fails
+  msgprobe check --family both
+
+  # A CI job: JUnit for the test report, fail only when something is down
   msgprobe check -c smoke.yaml -f junit -o report.xml --fail-on down
+
+  # The table for the log, JUnit and a Markdown summary as files
   msgprobe check -f table -f junit=report.xml -f markdown=summary.md
+
+  # Redraw every 30 seconds until Ctrl-C
   msgprobe check --watch 30s
-  msgprobe check -q -f prometheus -o /var/lib/node_exporter/msgprobe.prom --state state.json --deadline 50s`,
+
+  # From cron: node exporter's textfile, and a line only when a status changes
+  msgprobe check -q -f prometheus -o /var/lib/prometheus/node-exporter/msgprobe.prom --deadline 50s`,
 		Args: noArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			opts.stateSet = cmd.Flags().Changed("state")
@@ -69,14 +83,14 @@ report each service up, degraded or down, with the reason.`,
 	f.StringArrayVarP(&opts.Configs, "config", "c", nil, configFlagUsage)
 	f.StringArrayVarP(&opts.Formats, "format", "f", nil, "report `FORMAT[=FILE]` (repeatable): "+strings.Join(report.Formats, ", ")+"; =FILE writes that format to its own file, the one without goes to stdout or -o (default table)")
 	f.StringVarP(&opts.Output, "output", "o", "", "write the report to `FILE` atomically instead of stdout")
-	f.StringArrayVarP(&opts.Services, "service", "s", nil, "only this service (repeatable, case-insensitive)")
-	f.StringArrayVarP(&opts.Tags, "tag", "t", nil, "only services with this tag (repeatable)")
-	f.DurationVar(&opts.Timeout, "timeout", 0, "per-attempt timeout, overrides the config")
-	f.IntVar(&opts.Samples, "samples", 0, "attempts per endpoint, overrides the config")
-	f.IntVar(&opts.Concurrency, "concurrency", 64, "endpoints probed at once")
-	f.DurationVar(&opts.Deadline, "deadline", 0, "bound on the whole run; what has not finished is reported down (canceled)")
-	f.StringVar(&opts.FailOn, "fail-on", "degraded", "lowest overall status that gives a non-zero exit: degraded, down or never")
-	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on stdout unless a status is not up (or changed, with --state)")
+	f.StringArrayVarP(&opts.Services, "service", "s", nil, "only the service `NAME` (repeatable, case-insensitive)")
+	f.StringArrayVarP(&opts.Tags, "tag", "t", nil, "only services tagged `TAG` (repeatable)")
+	f.DurationVar(&opts.Timeout, "timeout", 0, "per-attempt timeout `DUR`, overrides the config")
+	f.IntVar(&opts.Samples, "samples", 0, "`N` attempts per endpoint, overrides the config")
+	f.IntVar(&opts.Concurrency, "concurrency", 64, "`N` endpoints probed at once")
+	f.DurationVar(&opts.Deadline, "deadline", 0, "bound `DUR` on the whole run; what has not finished is reported down (canceled)")
+	f.StringVar(&opts.FailOn, "fail-on", "degraded", "lowest overall `STATUS` that gives a non-zero exit: degraded, down or never")
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on stdout unless there is news: with state (the default), a status that changed or a new one not up; without, any status not up")
 	f.StringVar(&opts.State, "state", "", "remember statuses between runs in `FILE` (default: one per config under $XDG_STATE_HOME/msgprobe/, none under CI) and report since when and what changed")
 	f.BoolVar(&opts.NoState, "no-state", false, "keep no state between runs (same as --state '')")
 	f.DurationVar(&opts.Watch, "watch", 0, "probe again every `DUR` until Ctrl-C")
@@ -85,8 +99,66 @@ report each service up, degraded or down, with the reason.`,
 	f.BoolVarP(&opts.IPv6, "ipv6", "6", false, "probe over IPv6 only (--family ipv6)")
 	f.StringVar(&opts.Family, "family", "", "probe host names over `FAMILY`: any (the first address that connects), both (each family, judged apart), ipv4 or ipv6; overrides family: in the config")
 	f.StringVar(&opts.Resolver, "resolver", "", "send every name lookup to the DNS server at `HOST:PORT` (overrides resolver: in the config)")
+	registerCheckCompletions(cmd, io)
 	return cmd
 }
+
+// registerCheckCompletions makes shell completion offer the values of -f,
+// --fail-on and --family, and the service names and tags of the config
+// that -c names (the built-in catalog without -c) for -s and -t.
+func registerCheckCompletions(cmd *cobra.Command, io *IO) {
+	fixed := func(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return values, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	var families []string
+	for _, f := range probe.Families {
+		families = append(families, string(f))
+	}
+	_ = cmd.RegisterFlagCompletionFunc("format", fixed(report.Formats...))
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixed("degraded", "down", "never"))
+	_ = cmd.RegisterFlagCompletionFunc("family", fixed(families...))
+	fromConfig := func(tags bool) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return func(c *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+			// Completion parses the flags more than once, and an array
+			// flag keeps every parse's values: each path once.
+			all, _ := c.Flags().GetStringArray("config")
+			var paths []string
+			for _, p := range all {
+				if !slices.Contains(paths, p) {
+					paths = append(paths, p)
+				}
+			}
+			quiet := *io
+			quiet.Err = nopWriter{}
+			cfg, err := loadConfig(paths, &quiet)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+			}
+			var out []string
+			for _, s := range cfg.Services {
+				if !tags {
+					out = append(out, s.Name)
+					continue
+				}
+				for _, t := range s.Tags {
+					if !slices.Contains(out, t) {
+						out = append(out, t)
+					}
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	_ = cmd.RegisterFlagCompletionFunc("service", fromConfig(false))
+	_ = cmd.RegisterFlagCompletionFunc("tag", fromConfig(true))
+}
+
+// nopWriter swallows what completion must not print.
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // failOnLevel reads --fail-on; ok is false for "never".
 func failOnLevel(s string) (level probe.Status, ok bool, err error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // What a user sees when trying each format: the nagios word agrees with the
@@ -45,5 +46,54 @@ func TestYAMLSyntaxErrorHasAColumn(t *testing.T) {
 	r := msgprobe(t, dir, "", "check", "-c", "bad.yaml")
 	if r.code != 3 || r.stderr != "bad.yaml:3:12: invalid YAML: mapping values are not allowed in this context\n" {
 		t.Errorf("exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// Shell completion offers the values of -f, --fail-on and --family, and the
+// config's service names and tags for -s and -t.
+func TestCompletionOffersValues(t *testing.T) {
+	dir := t.TempDir()
+	goodConfig(t, dir) // services Alpha and Beta, Beta tagged b
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-f", ""}, []string{"table", "json", "csv", "markdown", "junit", "prometheus", "nagios"}},
+		{[]string{"--fail-on", ""}, []string{"degraded", "down", "never"}},
+		{[]string{"--family", ""}, []string{"any", "both", "ipv4", "ipv6"}},
+		{[]string{"-c", "good.yaml", "-s", ""}, []string{"Alpha", "Beta"}},
+		{[]string{"-c", "good.yaml", "-t", ""}, []string{"b"}},
+	} {
+		r := msgprobe(t, dir, "", append([]string{"__complete", "check"}, c.args...)...)
+		got := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if len(got) != len(c.want)+1 || strings.Join(got[:len(c.want)], " ") != strings.Join(c.want, " ") || got[len(c.want)] != ":4" {
+			t.Errorf("%v: %q, want %q then :4 (no file completion)", c.args, got, c.want)
+		}
+	}
+	r := msgprobe(t, dir, "", "check", "--help")
+	for _, want := range []string{"--service NAME", "--tag TAG", "--timeout DUR", "--family FAMILY", "  # Probe each service over IPv4 and IPv6"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+	if strings.Contains(r.stdout, "stringArray") {
+		t.Errorf("--help shows a type for a placeholder:\n%s", r.stdout)
+	}
+}
+
+// The table fits the terminal's width: COLUMNS narrower than the table
+// wraps DETAIL at word boundaries, under its column.
+func TestTableWrapsToColumns(t *testing.T) {
+	dir := t.TempDir()
+	goodConfig(t, dir)
+	code, out, _ := inProcess(t, dir, &fakeClock{t: time.Now()}, map[string]string{"COLUMNS": "50"}, "check", "-c", "good.yaml", "--no-state")
+	detail := strings.Index(out, "DETAIL")
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if len([]rune(line)) > 50 && len([]rune(line)) > detail+24 {
+			t.Errorf("exit %d, line wider than the terminal: %q\n%s", code, line, out)
+		}
+	}
+	if !strings.Contains(out, "\n"+strings.Repeat(" ", detail)+"refused at connect") && !strings.Contains(out, "\n"+strings.Repeat(" ", detail)+"at connect") {
+		t.Errorf("DETAIL not wrapped under its column:\n%s", out)
 	}
 }

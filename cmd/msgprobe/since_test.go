@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/msgprobe/msgprobe/internal/fixture"
 )
 
 // fakeClock is a clock the test moves forward.
@@ -203,5 +206,31 @@ func TestUnwritableStateHomeIsAWarning(t *testing.T) {
 	code, out, errs = inProcess(t, dir, clock, env, "check", "-c", "good.yaml", "-s", "alpha", "-q")
 	if code != 0 || out != "" || errs != "" {
 		t.Errorf("-q: exit %d stdout %q stderr %q", code, out, errs)
+	}
+}
+
+// --watch on a screen shorter than the report shows the services that are
+// not up first, and keeps the summary and the diagnosis in view.
+func TestWatchOnAShortScreenShowsTroubleFirst(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("version: 1\ndefaults: {timeout: 2s, samples: 1}\nservices:\n")
+	up := fixture.TCPListener(t)
+	for _, name := range []string{"A", "B", "C", "D", "E", "F"} {
+		fmt.Fprintf(&b, "  - name: %s\n    endpoints:\n      - {name: x, target: \"tcp://%s\"}\n", name, up)
+	}
+	fmt.Fprintf(&b, "  - name: Broken\n    endpoints:\n      - {name: x, target: \"tcp://%s\"}\n", fixture.ClosedPort(t))
+	writeFile(t, dir, "w.yaml", b.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := &roundCounter{marker: clearScreen, n: 2, cancel: cancel}
+	io := &IO{Out: out, Err: new(bytes.Buffer), OutTTY: true, WorkDir: dir, Height: 10}
+	opts := &checkOptions{Configs: []string{"w.yaml"}, FailOn: "degraded", Concurrency: 4, NoColor: true, NoState: true, Watch: 10 * time.Millisecond}
+	runCheck(ctx, opts, io)
+	screen := strings.Split(out.String(), clearScreen)[1]
+	lines := strings.Split(strings.TrimSuffix(screen, "\n"), "\n")
+	if len(lines) > 10 || !strings.HasPrefix(lines[1], "Broken") || !strings.Contains(screen, "more lines: the services that are up") ||
+		!strings.Contains(screen, "7 services: 6 up") || !strings.Contains(screen, "diagnosis: service_outage") {
+		t.Errorf("%d lines:\n%s", len(lines), screen)
 	}
 }
