@@ -267,7 +267,7 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 	c := &checkRun{opts: opts, io: io, loop: loop, stdout: stdout, failOn: failOn, failOnSet: failOnSet}
 	if err := loop.Open(); err != nil {
 		if !state.dflt || loop.Files.Open() != nil {
-			return err
+			return writeHints(err)
 		}
 		// The default state is a convenience: without it, the run goes on.
 		warn("not keeping state between runs: "+err.Error(), stateHint)
@@ -296,7 +296,7 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 	r := loop.Probe(pctx)
 	stop()
 	if err := loop.Record(r); err != nil {
-		return err
+		return writeHints(err)
 	}
 	if err := c.print(r.Report); err != nil {
 		return err

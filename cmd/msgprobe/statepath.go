@@ -3,10 +3,15 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 
 	"github.com/msgprobe/msgprobe/internal/round"
 )
@@ -98,3 +103,55 @@ func configKey(srcs []string, io *IO) string {
 
 // stateHint says how to fix a default state that cannot be kept.
 const stateHint = "set XDG_STATE_HOME to a writable directory, name a file with --state FILE, or keep no state with --no-state"
+
+// writeHints adds to an error writing a report or the state the hint of
+// what to fix: the directory to create, or to make writable by the user
+// msgprobe runs as. An error that has hints already keeps them.
+func writeHints(err error) error {
+	if err == nil {
+		return nil
+	}
+	var h hinted
+	if errors.As(err, &h) && len(h.Hints()) > 0 {
+		return err
+	}
+	m := cannotWrite.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	path, why := m[1], m[2]
+	dir := filepath.Dir(path)
+	ue := &userError{msg: err.Error()}
+	// The round loop words its errors with the system's message: read it.
+	is := func(target error, text string) bool { return errors.Is(err, target) || strings.Contains(why, text) }
+	switch {
+	case is(fs.ErrNotExist, "no such file or directory"):
+		ue.hint("create the directory first: mkdir -p %s", dir)
+	case is(fs.ErrPermission, "permission denied"):
+		who := "the user msgprobe runs as"
+		if u, uerr := user.Current(); uerr == nil {
+			who = fmt.Sprintf("%s (uid %s)", u.Username, u.Uid)
+		}
+		ue.hint("make %s writable by %s, or run msgprobe as its owner (the file is replaced by a rename, so the directory must be writable)", dir, who)
+	case is(syscall.EROFS, "read-only file system"):
+		ue.hint("%s is on a read-only file system (under systemd: add it to ReadWritePaths=)", dir)
+	case is(syscall.ENOSPC, "no space left"):
+		ue.hint("free space on the file system of %s", dir)
+	case strings.Contains(why, "is a directory"):
+		ue.hint("name a file inside %s", path)
+	default:
+		return err
+	}
+	return &wrappedUserError{ue, err}
+}
+
+// cannotWrite reads the round loop's "cannot write report to PATH: WHY".
+var cannotWrite = regexp.MustCompile(`^cannot write (?:report|state) to (.+?): (.*)$`)
+
+// wrappedUserError is a userError that still unwraps to its cause.
+type wrappedUserError struct {
+	*userError
+	cause error
+}
+
+func (e *wrappedUserError) Unwrap() error { return e.cause }

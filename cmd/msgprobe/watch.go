@@ -48,7 +48,7 @@ func (c *checkRun) watch(ctx context.Context) error {
 		return c.show(rep, watchLine(r.Round, c.opts.Watch, rep.StartedAt, first, lastChange, changeNote))
 	})
 	if err != nil {
-		return err
+		return writeHints(err)
 	}
 	return verdictExit(last.Report.Status, c.failOn, c.failOnSet)
 }
