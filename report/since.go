@@ -24,9 +24,12 @@ func statusSince(st probe.Status, sp probe.Span, at time.Time) string {
 	return st.String() + " " + spanAge(at.Sub(sp.Since)) + " (since " + clock(sp.Since, at) + ")"
 }
 
-// showSpan says whether a status's span is worth showing.
+// showSpan says whether a status's span is worth showing: not for a status
+// seen for the first time (the state knows only "at least since now"), nor
+// for one that began this very run (the change's own line below the table
+// says it, and "down 0s" says nothing).
 func showSpan(st probe.Status, sp probe.Span) bool {
-	if !sp.Known || sp.Since.IsZero() || sp.New() {
+	if !sp.Known || sp.Since.IsZero() || sp.Runs < 2 {
 		return false
 	}
 	if st == probe.Up {
