@@ -65,19 +65,19 @@ func familyOptions(base *Options, f Family) *Options {
 // probeFamilies makes the endpoint's attempts over IPv4 and over IPv6, the
 // two families at once (one after the other for protocols that act on an
 // account), and tags each attempt with its family: IPv4's first.
-func (r *Runner) probeFamilies(ctx context.Context, ep *Endpoint) []Attempt {
+func (r *Runner) probeFamilies(ctx context.Context, ep *Endpoint, gate *throttle) []Attempt {
 	opt4, opt6 := familyOptions(r.Options, FamilyIPv4), familyOptions(r.Options, FamilyIPv6)
 	var v4, v6 []Attempt
 	if p := ProtocolOf(ep.Kind); p != nil && p.Once {
-		v4 = r.probeSamples(ctx, ep, opt4)
-		v6 = r.probeSamples(ctx, ep, opt6)
+		v4 = r.probeSamples(ctx, ep, opt4, gate)
+		v6 = r.probeSamples(ctx, ep, opt6, gate)
 	} else {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			v6 = r.probeSamples(ctx, ep, opt6)
+			v6 = r.probeSamples(ctx, ep, opt6, gate)
 		}()
-		v4 = r.probeSamples(ctx, ep, opt4)
+		v4 = r.probeSamples(ctx, ep, opt4, gate)
 		<-done
 	}
 	for i := range v4 {
