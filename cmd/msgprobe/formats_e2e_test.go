@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/msgprobe/msgprobe/report"
 )
 
 // What a user sees when trying each format: the nagios word agrees with the
@@ -58,7 +60,7 @@ func TestCompletionOffersValues(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"-f", ""}, []string{"table", "json", "csv", "markdown", "junit", "prometheus", "nagios"}},
+		{[]string{"-f", ""}, report.Formats},
 		{[]string{"--fail-on", ""}, []string{"degraded", "down", "never"}},
 		{[]string{"--family", ""}, []string{"any", "both", "ipv4", "ipv6"}},
 		{[]string{"-c", "good.yaml", "-s", ""}, []string{"Alpha", "Beta"}},
