@@ -263,17 +263,18 @@ var (
 		misplaced: map[string]string{
 			"timeout": "under defaults", "samples": "under defaults",
 			"degraded_latency": "under defaults", "cert_min_days": "under defaults",
+			"family":    "under defaults",
 			"endpoints": "to a service, under services", "name": "to a service, under services",
 			"target": "to an endpoint, under services: - endpoints:",
 		},
 	}
 	defaultsSchema = keySchema{
 		what: "defaults",
-		keys: []string{"timeout", "samples", "degraded_latency", "cert_min_days"},
+		keys: []string{"timeout", "samples", "degraded_latency", "cert_min_days", "family"},
 	}
 	serviceSchema = keySchema{
 		what: "service",
-		keys: []string{"name", "description", "tags", "timeout", "samples", "degraded_latency", "cert_min_days", "endpoints", "functions"},
+		keys: []string{"name", "description", "tags", "timeout", "samples", "degraded_latency", "cert_min_days", "family", "endpoints", "functions", "provider_status"},
 		misplaced: map[string]string{
 			"target":   "to an endpoint, under endpoints",
 			"critical": "to an endpoint, or to a function under functions",

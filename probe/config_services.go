@@ -102,6 +102,9 @@ func (l *loader) service(n *yaml.Node, base effectiveSettings) *loadedService {
 	if p, ok := f["functions"]; ok {
 		svc.Functions = l.functions(p.v, svc.Service)
 	}
+	if p, ok := f["provider_status"]; ok {
+		svc.Provider = l.providerStatus(p.v, svc.Service, eff)
+	}
 	return svc
 }
 

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"fmt"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -23,9 +24,9 @@ func (lvl settingLevel) String() string {
 // settingsLayer are the settings one level gives, each with its position
 // (nil when the level does not set it).
 type settingsLayer struct {
-	timeout, samples, degraded, certMin *Pos
-	values                              Settings
-	broken                              bool // a setting here failed to parse
+	timeout, samples, degraded, certMin, family *Pos
+	values                                      Settings
+	broken                                      bool // a setting here failed to parse
 }
 
 // effectiveSettings are settings after layering, with where each came from.
@@ -38,7 +39,7 @@ type effectiveSettings struct {
 
 func builtinSettings() effectiveSettings {
 	b := SettingSource{Level: LevelBuiltin}
-	return effectiveSettings{Settings: DefaultSettings, src: SettingSources{b, b, b, b}}
+	return effectiveSettings{Settings: DefaultSettings, src: SettingSources{b, b, b, b, b}}
 }
 
 func (e effectiveSettings) with(o settingsLayer, lvl settingLevel) effectiveSettings {
@@ -57,6 +58,10 @@ func (e effectiveSettings) with(o settingsLayer, lvl settingLevel) effectiveSett
 	if o.certMin != nil {
 		e.CertMinDays = o.values.CertMinDays
 		e.src.CertMinDays = SettingSource{lvl.String(), *o.certMin}
+	}
+	if o.family != nil {
+		e.Family = o.values.Family
+		e.src.Family = SettingSource{lvl.String(), *o.family}
 	}
 	e.broken = e.broken || o.broken
 	return e
@@ -101,7 +106,34 @@ func (l *loader) settings(f map[string]keyVal) settingsLayer {
 			}
 		}
 	}
+	if p, ok := f["family"]; ok {
+		if v, good := l.str(p.v, "family"); good {
+			if fam, known := parseFamily(v); known {
+				o.family, o.values.Family = at(p.v), fam
+			} else {
+				l.errorf(p.v, "family is one of any, both, ipv4, ipv6", "unknown family %q", v)
+			}
+		}
+	}
 	return o
+}
+
+// ParseFamily reads a family setting or --family value; 4 and 6 stand for
+// ipv4 and ipv6.
+func ParseFamily(s string) (Family, bool) { return parseFamily(s) }
+
+func parseFamily(s string) (Family, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "any", "":
+		return FamilyAny, true
+	case "both":
+		return FamilyBoth, true
+	case "ipv4", "4", "inet":
+		return FamilyIPv4, true
+	case "ipv6", "6", "inet6":
+		return FamilyIPv6, true
+	}
+	return "", false
 }
 
 // topLevel is one document's top-level keys.

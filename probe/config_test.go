@@ -134,7 +134,7 @@ hint: a header name is letters, digits and -
 {file}:7:16: service "Empty" has no endpoints
 {file}:8:5: service "Nothing" has no endpoints
 {file}:9:11: service name is empty`},
-		{"invalid-syntax.yaml", `{file}:6: invalid YAML: did not find expected key`},
+		{"invalid-syntax.yaml", `{file}:6:6: invalid YAML: did not find expected key`},
 		{"invalid-types.yaml", `{file}:1:10: version must be an integer, got "1"
 {file}:2:11: defaults must be a mapping, got a string
 {file}:4:3: controls must be a list, got a mapping
@@ -767,24 +767,28 @@ func TestLoadRecordsWhereEachSettingComesFrom(t *testing.T) {
 			Samples:         SettingSource{LevelDefaults, at(6, 12)},
 			DegradedLatency: builtin,
 			CertMinDays:     builtin,
+			Family:          builtin,
 		}},
 		{wa.Endpoints[0], SettingSources{
 			Timeout:         SettingSource{LevelDefaults, at(5, 12)},
 			Samples:         SettingSource{LevelDefaults, at(6, 12)},
 			DegradedLatency: SettingSource{LevelService, at(15, 23)},
 			CertMinDays:     builtin,
+			Family:          builtin,
 		}},
 		{wa.Endpoints[1], SettingSources{
 			Timeout:         SettingSource{LevelEndpoint, at(33, 18)},
 			Samples:         SettingSource{LevelEndpoint, at(34, 18)},
 			DegradedLatency: SettingSource{LevelService, at(15, 23)},
 			CertMinDays:     SettingSource{LevelEndpoint, at(35, 24)},
+			Family:          builtin,
 		}},
 		{signal.Endpoints[2], SettingSources{
 			Timeout:         SettingSource{LevelService, at(44, 14)},
 			Samples:         SettingSource{LevelDefaults, at(6, 12)},
 			DegradedLatency: SettingSource{LevelEndpoint, at(57, 27)},
 			CertMinDays:     SettingSource{LevelService, at(45, 20)},
+			Family:          builtin,
 		}},
 	}
 	for _, tt := range tests {

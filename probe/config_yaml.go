@@ -2,6 +2,7 @@ package probe
 
 import (
 	"gopkg.in/yaml.v3"
+	"unicode/utf8"
 
 	"bytes"
 	"errors"
@@ -68,7 +69,42 @@ func (l *loader) yamlError(err error, data []byte) {
 	if at := locateSyntaxError(data, msg, line); at > 0 {
 		line = at
 	}
-	l.errorAt(Pos{File: l.name, Line: line}, "", "invalid YAML: %s", msg)
+	l.errorAt(Pos{File: l.name, Line: line, Column: locateSyntaxColumn(data, msg, line)}, "", "invalid YAML: %s", msg)
+}
+
+// locateSyntaxColumn finds the column of a syntax error that yaml.v3 puts
+// on line without a column: the shortest prefix of the line (after the
+// lines before it) that fails with the same message ends at the character
+// to blame, the second colon of "name: A: B" say. When no prefix of the
+// line fails alike (the error needs what follows), it is the line's first
+// character that is not a space, where the offending item starts.
+func locateSyntaxColumn(data []byte, msg string, line int) int {
+	lines := bytes.SplitAfter(data, []byte{'\n'})
+	if line < 1 || line > len(lines) {
+		return 0
+	}
+	before := bytes.Join(lines[:line-1], nil)
+	text := bytes.TrimRight(lines[line-1], "\r\n")
+	prefix := func(k int) []byte {
+		return append(append(make([]byte, 0, len(before)+k), before...), text[:k]...)
+	}
+	// Failing is monotonic in practice here as well; the result is checked.
+	lo, hi := 1, len(text)
+	if hi > 0 && yamlProblem(prefix(hi)) == msg {
+		for lo < hi {
+			mid := lo + (hi-lo)/2
+			if yamlProblem(prefix(mid)) == msg {
+				hi = mid
+			} else {
+				lo = mid + 1
+			}
+		}
+		if yamlProblem(prefix(lo)) == msg {
+			return utf8.RuneCount(text[:lo])
+		}
+	}
+	indent := len(text) - len(bytes.TrimLeft(text, " \t"))
+	return utf8.RuneCount(text[:indent]) + 1
 }
 
 // locateSyntaxError finds the line where a YAML syntax error shows up.

@@ -229,16 +229,18 @@ func diagnoseProviderOutage(rep *Report) (Diagnosis, bool) {
 	if controlsAllDown(rep) {
 		return Diagnosis{}, false
 	}
-	groups := map[string][]int{} // tag (lower case) -> service indexes
+	groups := map[string][]int{}   // tag (lower case) -> service indexes
+	written := map[string]string{} // tag (lower case) -> as first written
 	var tags []string
 	for i := range rep.Services {
 		for _, t := range serviceTags(&rep.Services[i]) {
-			t = strings.ToLower(t)
-			if !slices.Contains(groups[t], i) {
-				if groups[t] == nil {
-					tags = append(tags, t)
+			lower := strings.ToLower(t)
+			if !slices.Contains(groups[lower], i) {
+				if groups[lower] == nil {
+					tags = append(tags, lower)
+					written[lower] = t
 				}
-				groups[t] = append(groups[t], i)
+				groups[lower] = append(groups[lower], i)
 			}
 		}
 	}
@@ -256,13 +258,13 @@ func diagnoseProviderOutage(rep *Report) (Diagnosis, bool) {
 	}
 	name := operatorNames[best]
 	if name == "" {
-		name = best
+		name = written[best]
 	}
 	var names []string
 	for _, i := range groups[best] {
 		names = append(names, serviceName(&rep.Services[i]))
 	}
-	return Diagnosis{DiagProviderOutage, name + "-wide outage: " + strings.Join(names, ", ")}, true
+	return Diagnosis{DiagProviderOutage, name + "-wide outage: " + strings.Join(names, ", ") + networkWitness(rep)}, true
 }
 
 // groupAlone reports whether the services at idx, at least two, are all
@@ -303,7 +305,37 @@ func diagnoseServiceOutage(rep *Report) (Diagnosis, bool) {
 	if len(down) == 0 {
 		return Diagnosis{}, false
 	}
-	return Diagnosis{DiagServiceOutage, listNames(down) + " down" + networkWitness(rep)}, true
+	return Diagnosis{DiagServiceOutage, listNames(down) + " down" + networkWitness(rep) + providerWitness(rep)}, true
+}
+
+// providerWitness is what the down services' providers say of themselves:
+// corroboration, never the verdict.
+func providerWitness(rep *Report) string {
+	var said []string
+	var names []string
+	for i := range rep.Services {
+		s := &rep.Services[i]
+		p := s.Provider
+		if s.Status != Down || p == nil || p.Err != "" {
+			continue
+		}
+		w := "reports no incident"
+		if !p.Operational {
+			w = "confirms: " + p.confirms(rep.StartedAt)
+		}
+		said = append(said, w)
+		names = append(names, serviceName(s))
+	}
+	switch len(said) {
+	case 0:
+		return ""
+	case 1:
+		return "; the provider " + said[0]
+	}
+	for i := range said {
+		said[i] = names[i] + "'s provider " + said[i]
+	}
+	return "; " + strings.Join(said, "; ")
 }
 
 // diagnoseOK is what remains: nothing is down. Degraded services are named,

@@ -105,13 +105,13 @@ func TestDiagnose(t *testing.T) {
 		{"meta down, the rest up", upControls, []ServiceResult{
 			dSvc("WhatsApp", Down, meta), dSvc("Telegram", Up, []string{"popular"}), dSvc("Messenger", Down, meta),
 			dSvc("Signal", Degraded, nil), dSvc("Instagram", Down, meta),
-		}, DiagProviderOutage, "Meta-wide outage: WhatsApp, Messenger, Instagram"},
-		{"an operator tag of the user's own", upControls, []ServiceResult{
-			dSvc("Chat", Down, []string{"acme"}), dSvc("Mail", Down, []string{"acme"}), dSvc("Other", Up, nil),
-		}, DiagProviderOutage, "acme-wide outage: Chat, Mail"},
+		}, DiagProviderOutage, "Meta-wide outage: WhatsApp, Messenger, Instagram; your network works (the controls answer)"},
+		{"an operator tag of the user's own, shown as first written", upControls, []ServiceResult{
+			dSvc("Chat", Down, []string{"ExampleCorp"}), dSvc("Mail", Down, []string{"examplecorp"}), dSvc("Other", Up, nil),
+		}, DiagProviderOutage, "ExampleCorp-wide outage: Chat, Mail; your network works (the controls answer)"},
 		{"a known operator wins over a trait grouping the same services", upControls, []ServiceResult{
 			dSvc("A", Down, []string{"e2ee", "meta"}), dSvc("B", Down, []string{"e2ee", "meta"}), dSvc("C", Up, nil),
-		}, DiagProviderOutage, "Meta-wide outage: A, B"},
+		}, DiagProviderOutage, "Meta-wide outage: A, B; your network works (the controls answer)"},
 		{"no provider when another service is down too", upControls, []ServiceResult{
 			dSvc("A", Down, meta), dSvc("B", Down, meta), dSvc("C", Down, nil), dSvc("D", Up, nil),
 		}, DiagServiceOutage, "A, B, C down; your network works (the controls answer)"},
@@ -124,9 +124,9 @@ func TestDiagnose(t *testing.T) {
 		{"no controls: the network rules cannot fire", nil, []ServiceResult{
 			dSvc("A", Down, nil, refusedIP("a")), dSvc("B", Down, nil, servfail("b")),
 		}, DiagServiceOutage, "A, B down (no controls configured to rule out your network)"},
-		{"no controls, a provider still shows", nil, []ServiceResult{
+		{"no controls, a provider still shows, and nothing rules out the network", nil, []ServiceResult{
 			dSvc("A", Down, meta), dSvc("B", Down, meta), dSvc("C", Up, nil),
-		}, DiagProviderOutage, "Meta-wide outage: A, B"},
+		}, DiagProviderOutage, "Meta-wide outage: A, B (no controls configured to rule out your network)"},
 		{"many services down stay one line", upControls, []ServiceResult{
 			dSvc("A", Down, nil), dSvc("B", Down, nil), dSvc("C", Down, nil), dSvc("D", Down, nil), dSvc("E", Down, nil), dSvc("F", Down, nil), dSvc("G", Down, nil),
 		}, DiagServiceOutage, "A, B, C, D, E +2 more down; your network works (the controls answer)"},

@@ -89,10 +89,20 @@ func resolve(ctx context.Context, host, network string, opt *Options, t *Timings
 	}
 	if len(addrs) == 0 {
 		return nil, &Failure{Class: ClassDNSError, Phase: PhaseDNS,
-			Err: fmt.Errorf("%s has no %s address", host, familyName(network))}
+			Err: &NoFamilyAddress{Host: host, Family: familyName(network)}}
 	}
 	return addrs, nil
 }
+
+// NoFamilyAddress is the error of a name that has addresses, none of them
+// in the family asked for: with family both, that family is not probed
+// rather than found down.
+type NoFamilyAddress struct {
+	Host   string
+	Family string // "IPv4" or "IPv6"
+}
+
+func (e *NoFamilyAddress) Error() string { return e.Host + " has no " + e.Family + " address" }
 
 func inFamily(ip netip.Addr, network string) bool {
 	switch network {

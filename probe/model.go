@@ -34,6 +34,47 @@ type Settings struct {
 	Samples         int           // attempts per endpoint, one after another
 	DegradedLatency time.Duration // p50 above this => degraded
 	CertMinDays     int           // certificate expiring sooner => degraded
+	Family          Family        // which IP families a name is probed over; "" is any
+}
+
+// Family says which IP families an endpoint whose host is a name is probed
+// over: either (the first address that connects, the built-in), each of
+// them in turn (both: a verdict per family), or one only.
+type Family string
+
+// The families of the family setting and of --family.
+const (
+	FamilyAny  Family = "any"
+	FamilyBoth Family = "both"
+	FamilyIPv4 Family = "ipv4"
+	FamilyIPv6 Family = "ipv6"
+)
+
+// Families lists the family setting's values, for help texts and
+// completion.
+var Families = []Family{FamilyAny, FamilyBoth, FamilyIPv4, FamilyIPv6}
+
+// Network is the dialer's network of a single family: "tcp4", "tcp6", or
+// "" for any and both, which leave the choice to the caller.
+func (f Family) Network() string {
+	switch f {
+	case FamilyIPv4:
+		return "tcp4"
+	case FamilyIPv6:
+		return "tcp6"
+	}
+	return ""
+}
+
+// Label is the family as people write it: "IPv4", "IPv6".
+func (f Family) Label() string {
+	switch f {
+	case FamilyIPv4:
+		return "IPv4"
+	case FamilyIPv6:
+		return "IPv6"
+	}
+	return string(f)
 }
 
 // DefaultSettings are the built-in defaults of the spec.
@@ -66,7 +107,9 @@ type Service struct {
 	Tags        []string
 	Endpoints   []*Endpoint
 	Functions   map[string]Function // by role
-	Pos         Pos
+	// Provider is where the provider tells its own status; nil for none.
+	Provider *ProviderStatus
+	Pos      Pos
 }
 
 // Function says how the endpoints of one role judge a service: redundant
@@ -264,6 +307,9 @@ type Attempt struct {
 	// round-trip time. Keys are snake_case; values marshal to JSON. Never a
 	// secret.
 	Details map[string]any
+	// Family is the family the attempt was made over when the endpoint is
+	// probed over both (IPv4, then IPv6), empty otherwise.
+	Family Family
 }
 
 // SetDetail records one protocol detail of the attempt.
@@ -298,4 +344,5 @@ type SettingSources struct {
 	Samples         SettingSource
 	DegradedLatency SettingSource
 	CertMinDays     SettingSource
+	Family          SettingSource
 }

@@ -250,7 +250,7 @@ var theRegistry = sync.OnceValue(func() *registry {
 
 // commonEndpointKeys are the keys every endpoint may have, whatever its
 // protocol.
-var commonEndpointKeys = []string{"name", "target", "critical", "role", "timeout", "samples", "degraded_latency", "cert_min_days"}
+var commonEndpointKeys = []string{"name", "target", "critical", "role", "timeout", "samples", "degraded_latency", "cert_min_days", "family"}
 
 // ProtocolOf returns the protocol of a kind, nil for an unknown kind.
 func ProtocolOf(k Kind) *Protocol { return theRegistry().byKind[k] }

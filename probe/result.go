@@ -82,7 +82,34 @@ type EndpointResult struct {
 	// Details are the protocol details of the last successful attempt, or
 	// of the last attempt that had any when none succeeded.
 	Details map[string]any
+	// Families are the verdicts per IP family of an endpoint probed over
+	// both (family: both), IPv4's first; nil otherwise. A family the name
+	// has no address in is absent.
+	Families []FamilyResult
+	// Span is since when the status holds, when state is kept.
+	Span Span
 }
+
+// Span is since when a service's or endpoint's status holds, as the state
+// kept between runs knows it (msgprobe check keeps one by default).
+type Span struct {
+	// Known is false when no state is kept, or the status is unknown.
+	Known bool
+	// Since is when the status began; for a status seen for the first
+	// time (Runs 1, not Changed) it is this run's start, which says only
+	// "at least since".
+	Since time.Time
+	// Runs is how many runs in a row found the status, this one included.
+	Runs int
+	// Changed is true when the status followed another one, Previous:
+	// a status the state saw begin.
+	Changed  bool
+	Previous Status
+}
+
+// New reports whether the status was seen for the first time this run:
+// no earlier run is known.
+func (s Span) New() bool { return s.Known && !s.Changed && s.Runs == 1 }
 
 // ServiceResult is the verdict on one service.
 type ServiceResult struct {
@@ -90,6 +117,11 @@ type ServiceResult struct {
 	Status    Status
 	Reason    string
 	Endpoints []EndpointResult
+	// Span is since when the status holds, when state is kept.
+	Span Span
+	// Provider is what the service's provider said of itself this run,
+	// nil when it names no provider_status. It never sets Status.
+	Provider *ProviderReport
 	// Functions are the verdicts on the service's functions, in the order
 	// of their first endpoint; nil when no endpoint has a role, since the
 	// endpoints are then judged one by one.

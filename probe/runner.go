@@ -67,22 +67,25 @@ func (r *Runner) Run(ctx context.Context, cfg *Config) *Report {
 		// costs one collection, a few milliseconds.
 		debug.FreeOSMemory()
 	}
+	// The providers' status pages are read alongside the probes.
+	providers := r.fetchProviders(ctx, cfg)
 	attempts, fewest := r.probeAll(ctx, eps)
 
 	now := r.now()
 	rep := &Report{StartedAt: started, Controls: make([]EndpointResult, len(cfg.Controls)), BackedOffTo: fewest}
 	for i, ep := range cfg.Controls {
-		rep.Controls[i] = JudgeEndpoint(ep, attempts[i], now)
+		rep.Controls[i] = judgeEndpoint(ep, attempts[i], now)
 	}
 	next := len(cfg.Controls)
 	rep.Services = make([]ServiceResult, len(cfg.Services))
 	for i, s := range cfg.Services {
 		res := make([]EndpointResult, len(s.Endpoints))
 		for j, ep := range s.Endpoints {
-			res[j] = JudgeEndpoint(ep, attempts[next], now)
+			res[j] = judgeEndpoint(ep, attempts[next], now)
 			next++
 		}
 		rep.Services[i] = JudgeService(s, res)
+		rep.Services[i].Provider = providers.wait(i)
 	}
 	JudgeRun(rep)
 	rep.Duration = r.now().Sub(started)
@@ -309,8 +312,17 @@ func MaxConcurrency() int {
 }
 
 // probeEndpoint makes the endpoint's attempts one after another, each when
-// the throttle has room for it.
+// the throttle has room for it, over the families its family setting names
+// (see family.go).
 func (r *Runner) probeEndpoint(ctx context.Context, ep *Endpoint, gate *throttle) []Attempt {
+	if splitsFamilies(ep) {
+		return r.probeFamilies(ctx, ep, gate)
+	}
+	return r.probeSamples(ctx, ep, familyOptions(r.Options, ep.Family), gate)
+}
+
+// probeSamples makes the endpoint's attempts one after another with opt.
+func (r *Runner) probeSamples(ctx context.Context, ep *Endpoint, opt *Options, gate *throttle) []Attempt {
 	probe := r.proberFor(ep)
 	samples := max(ep.Samples, 1)
 	attempts := make([]Attempt, 0, samples)
@@ -321,7 +333,7 @@ func (r *Runner) probeEndpoint(ctx context.Context, ep *Endpoint, gate *throttle
 				return canceledAttempts(ctx, ep, attempts)
 			}
 			actx, cancel := context.WithTimeout(ctx, ep.Timeout)
-			a = probe(actx, ep, r.Options)
+			a = probe(actx, ep, opt)
 			cancel()
 			// Other attempts may have ended since this one failed, even
 			// with none running now: trying again is cheap, a failure

@@ -491,6 +491,9 @@ func failingSummary(bad []*EndpointResult) string {
 func endpointCause(e *EndpointResult) string {
 	m := mainErrorOf(e)
 	switch {
+	case len(e.Families) > 1 && e.Status == Degraded:
+		// One family fails, the other works: the reason says which.
+		return e.Reason
 	case m == nil:
 		if e.Reason != "" {
 			return e.Reason
@@ -709,6 +712,7 @@ func JudgeRun(rep *Report) {
 	if len(rep.Services) == 0 && rep.Note != "" {
 		rep.Status = Unknown
 	}
+	noteFamilies(rep)
 }
 
 func allDown(eps []EndpointResult) bool {

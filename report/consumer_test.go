@@ -48,14 +48,18 @@ func endpointTotal(r *probe.Report) int {
 func TestCSVReadsBack(t *testing.T) {
 	for name, r := range map[string]*probe.Report{"fixture": fixture(), "hostile": hostile()} {
 		t.Run(name, func(t *testing.T) {
-			cr := csv.NewReader(strings.NewReader(render(t, "csv", Options{}, r)))
+			out := render(t, "csv", Options{}, r)
+			if strings.Count(out, "\r\n") != strings.Count(out, "\n") || !strings.HasSuffix(out, "\r\n") {
+				t.Errorf("lines do not all end in CRLF (RFC 4180): %q", out)
+			}
+			cr := csv.NewReader(strings.NewReader(out))
 			cr.FieldsPerRecord = -1
 			rows, err := cr.ReadAll()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rows) != 1+endpointTotal(r) {
-				t.Fatalf("%d rows, want a header and %d endpoints", len(rows), endpointTotal(r))
+			if len(rows) != 2+endpointTotal(r) {
+				t.Fatalf("%d rows, want a header, %d endpoints and the diagnosis", len(rows), endpointTotal(r))
 			}
 			for i, row := range rows {
 				if len(row) != len(csvHeader) {
@@ -65,13 +69,15 @@ func TestCSVReadsBack(t *testing.T) {
 			if got := rows[1][0]; got != r.Services[0].Service.Name {
 				t.Errorf("service column %q, want %q", got, r.Services[0].Service.Name)
 			}
-			last := rows[len(rows)-1]
-			if last[0] != csvControl {
-				t.Errorf("last row's service %q, want the control marker %q", last[0], csvControl)
+			if last := rows[len(rows)-2]; last[0] != csvControl {
+				t.Errorf("last endpoint row's service %q, want the control marker %q", last[0], csvControl)
+			}
+			if d := rows[len(rows)-1]; d[0] != csvDiagnosis || d[1] != r.Diagnosis.Code || d[13] != r.Diagnosis.Message {
+				t.Errorf("diagnosis row %q, want %s %q", d, r.Diagnosis.Code, r.Diagnosis.Message)
 			}
 			for i, row := range rows[1:] {
-				if strings.ContainsAny(row[len(row)-1], "\r\n") {
-					t.Errorf("row %d: reason spans lines: %q", i+1, row[len(row)-1])
+				if strings.ContainsAny(row[13], "\r\n") {
+					t.Errorf("row %d: reason spans lines: %q", i+1, row[13])
 				}
 			}
 		})
@@ -160,7 +166,8 @@ func TestJUnitCountsAgree(t *testing.T) {
 			}
 			tests, failures, skipped = tests+suite.Tests, failures+suite.Failures, skipped+suite.Skipped
 		}
-		if s.Tests != tests || s.Failures != failures || s.Skipped != skipped {
+		// <testsuites> has no skipped attribute in the xunit schema.
+		if s.Tests != tests || s.Failures != failures || s.Skipped != 0 || skipped == 0 {
 			t.Errorf("fail-on %v: testsuites says %d/%d/%d, suites add up to %d/%d/%d", failOn, s.Tests, s.Failures, s.Skipped, tests, failures, skipped)
 		}
 		if s.Tests != endpointTotal(hostile()) {
@@ -212,7 +219,8 @@ func TestJUnitDegradedFollowsFailOn(t *testing.T) {
 
 // When every control fails the services are unknown while their endpoints
 // keep their own (mostly down) statuses: CI must see skipped tests, not
-// failures, and the note as the reason.
+// failures, each with its own reason and the note saying why it was not
+// judged.
 func TestJUnitUnknownServiceSkipsItsEndpoints(t *testing.T) {
 	r := fixture()
 	r.Note = "every control endpoint failed"
@@ -225,13 +233,24 @@ func TestJUnitUnknownServiceSkipsItsEndpoints(t *testing.T) {
 			if su.Name == "controls" {
 				continue
 			}
-			if c.Failure != nil || c.Skipped == nil || c.Skipped.Message != r.Note {
-				t.Errorf("%s/%s: failure %+v, skipped %+v; want skipped with the note", su.Name, c.Name, c.Failure, c.Skipped)
+			if c.Failure != nil || c.Skipped == nil || c.Skipped.Message != r.Note && !strings.HasSuffix(c.Skipped.Message, "(not judged: "+r.Note+")") {
+				t.Errorf("%s/%s: failure %+v, skipped %+v; want skipped with its reason and the note", su.Name, c.Name, c.Failure, c.Skipped)
 			}
 		}
 	}
 	if s.Failures != 1 {
 		t.Errorf("%d failures, want only the down control", s.Failures)
+	}
+	reasons := map[string]bool{}
+	for _, su := range s.Suites {
+		for _, c := range su.Cases {
+			if c.Skipped != nil {
+				reasons[c.Skipped.Message] = true
+			}
+		}
+	}
+	if len(reasons) < 3 {
+		t.Errorf("skipped cases share their reasons: %v", reasons)
 	}
 }
 
@@ -280,8 +299,8 @@ func TestJSONOmitsAbsentMeasurements(t *testing.T) {
 		t.Errorf("role/critical = %v/%v", chat["role"], chat["critical"])
 	}
 	web := eps["WhatsApp/web"]
-	if got := web["phases_ms"].(map[string]any)["ttfb"]; got != 0.0 {
-		t.Errorf("a measured phase that rounds to 0 must show as 0, got %v", got)
+	if got := web["phases_ms"].(map[string]any)["ttfb"]; got != 0.04 {
+		t.Errorf("a measured 40µs phase must keep its microseconds (0.04), got %v", got)
 	}
 	tlsInfo := web["tls"].(map[string]any)
 	if tlsInfo["version"] != "TLS 1.3" || tlsInfo["days_left"] != 46.0 || tlsInfo["not_after"] != "2027-01-10T00:00:00Z" || tlsInfo["verified"] != true {
@@ -735,7 +754,11 @@ func TestTableDetail(t *testing.T) {
 	}
 }
 
-var nagiosLine = regexp.MustCompile(`^MSGPROBE (OK|WARNING|CRITICAL|UNKNOWN) - [^|\n]+( \| '([^'=|\n]|'')+'=[0-9]+(\.[0-9]+)?ms;[0-9]*(\.[0-9]+)?;;0( '([^'=|\n]|'')+'=[0-9]+(\.[0-9]+)?ms;[0-9]*(\.[0-9]+)?;;0)*)?\n$`)
+// nagiosPerf is one perfdata item: a latency with its warning threshold,
+// or U for an endpoint that had no successful attempt.
+const nagiosPerf = `'([^'=|\n]|'')+'=([0-9]+(\.[0-9]+)?ms;[0-9]*(\.[0-9]+)?;;0|U)`
+
+var nagiosLine = regexp.MustCompile(`^MSGPROBE (OK|WARNING|CRITICAL|UNKNOWN) - [^|\n]+( \| ` + nagiosPerf + `( ` + nagiosPerf + `)*)?\n$`)
 
 func TestNagios(t *testing.T) {
 	allUp := fixture()
@@ -774,6 +797,34 @@ func TestNagios(t *testing.T) {
 	out := render(t, "nagios", Options{}, hostile())
 	if !strings.Contains(out, `'Whats"App, Inc. /_\/it''s web/eu_1'=42.3ms;800;;0`) {
 		t.Errorf("hostile label not escaped as expected: %q", out)
+	}
+}
+
+// The state word is the exit code's whatever --fail-on says, and the text
+// still names what is not up.
+func TestNagiosStateFollowsFailOn(t *testing.T) {
+	down := fixture()
+	down.Status, down.Note = probe.Down, ""
+	degraded := fixture()
+	degraded.Status, degraded.Services = probe.Degraded, degraded.Services[:2]
+	for _, c := range []struct {
+		failOn probe.Status
+		r      *probe.Report
+		want   string
+	}{
+		{FailNever, down, "MSGPROBE OK - 1 unknown: Olvid; 1 down: Telegram; 1 degraded: Signal |"},
+		{probe.Down, down, "MSGPROBE CRITICAL - "},
+		{probe.Down, degraded, "MSGPROBE OK - 1 degraded: Signal |"},
+		{probe.Degraded, degraded, "MSGPROBE WARNING - 1 degraded: Signal |"},
+		{FailNever, fixture(), "MSGPROBE UNKNOWN - "},
+	} {
+		out := render(t, "nagios", Options{FailOn: c.failOn}, c.r)
+		if !strings.HasPrefix(out, c.want) {
+			t.Errorf("fail-on %v, %s: got %q, want %q", c.failOn, c.r.Status, out, c.want)
+		}
+	}
+	if out := render(t, "nagios", Options{}, down); !strings.Contains(out, " 'Telegram/api'=U ") {
+		t.Errorf("a down endpoint lost its perfdata label: %q", out)
 	}
 }
 

@@ -51,32 +51,98 @@ type jsonSummary struct {
 }
 
 type jsonService struct {
-	Name      string         `json:"name"`
-	Status    probe.Status   `json:"status"`
-	Reason    string         `json:"reason"`
-	Tags      []string       `json:"tags"`
+	Name   string       `json:"name"`
+	Status probe.Status `json:"status"`
+	// StatusSince and the two after it are present only when state is
+	// kept: when the status began (the run's start when first seen), how
+	// many runs in a row found it, and the status it followed.
+	StatusSince    string        `json:"status_since,omitempty"`
+	StatusRuns     int           `json:"status_runs,omitempty"`
+	PreviousStatus *probe.Status `json:"previous_status,omitempty"`
+	Reason         string        `json:"reason"`
+	Tags           []string      `json:"tags"`
+	// Provider is what the provider's status page says, present when
+	// the service names a provider_status.
+	Provider  *jsonProvider  `json:"provider,omitempty"`
 	Endpoints []jsonEndpoint `json:"endpoints"`
 }
 
 type jsonEndpoint struct {
-	Name       string       `json:"name"`
-	Target     string       `json:"target"`
-	Kind       probe.Kind   `json:"kind"`
-	Role       string       `json:"role,omitempty"`
-	Status     probe.Status `json:"status"`
-	Critical   bool         `json:"critical"`
-	Reason     string       `json:"reason"`
-	Attempts   int          `json:"attempts"`
-	Failures   int          `json:"failures"`
-	LatencyMS  *jsonLatency `json:"latency_ms,omitempty"`
-	PhasesMS   *jsonPhases  `json:"phases_ms,omitempty"`
-	Errors     []jsonError  `json:"errors,omitempty"`
-	HTTPStatus int          `json:"http_status,omitempty"`
-	Redirect   string       `json:"redirect,omitempty"`
-	TLS        *jsonTLS     `json:"tls,omitempty"`
+	Name   string       `json:"name"`
+	Target string       `json:"target"`
+	Kind   probe.Kind   `json:"kind"`
+	Role   string       `json:"role,omitempty"`
+	Status probe.Status `json:"status"`
+	// As for a service: present only when state is kept.
+	StatusSince    string        `json:"status_since,omitempty"`
+	StatusRuns     int           `json:"status_runs,omitempty"`
+	PreviousStatus *probe.Status `json:"previous_status,omitempty"`
+	Critical       bool          `json:"critical"`
+	Reason         string        `json:"reason"`
+	Attempts       int           `json:"attempts"`
+	Failures       int           `json:"failures"`
+	LatencyMS      *jsonLatency  `json:"latency_ms,omitempty"`
+	PhasesMS       *jsonPhases   `json:"phases_ms,omitempty"`
+	Errors         []jsonError   `json:"errors,omitempty"`
+	HTTPStatus     int           `json:"http_status,omitempty"`
+	Redirect       string        `json:"redirect,omitempty"`
+	TLS            *jsonTLS      `json:"tls,omitempty"`
 	// Protocol holds what the endpoint's protocol learnt: SASL
 	// mechanisms, a certificate chain's fields, a round-trip time.
 	Protocol map[string]any `json:"protocol,omitempty"`
+	// Families are the verdicts per IP family of an endpoint probed over
+	// both, keyed ipv4 and ipv6; absent otherwise.
+	Families map[probe.Family]*jsonFamily `json:"families,omitempty"`
+}
+
+type jsonProvider struct {
+	Source      string             `json:"source"`
+	Kind        probe.ProviderKind `json:"kind"`
+	Operational bool               `json:"operational"`
+	Indicator   string             `json:"indicator,omitempty"`
+	Description string             `json:"description,omitempty"`
+	Incidents   []jsonIncident     `json:"incidents,omitempty"`
+	// Error is why the provider could not be read; then the provider
+	// said nothing, and operational is false.
+	Error string `json:"error,omitempty"`
+}
+
+type jsonIncident struct {
+	Title  string `json:"title"`
+	Status string `json:"status,omitempty"`
+	Impact string `json:"impact,omitempty"`
+	Since  string `json:"since,omitempty"`
+}
+
+func jsonProviderOf(p *probe.ProviderReport) *jsonProvider {
+	if p == nil {
+		return nil
+	}
+	out := &jsonProvider{Source: target(&probe.Endpoint{Target: p.Source}), Kind: p.Kind, Operational: p.Operational,
+		Indicator: p.Indicator, Description: p.Description, Error: p.Err}
+	for _, in := range p.Incidents {
+		ji := jsonIncident{Title: in.Title, Status: in.Status, Impact: in.Impact}
+		if !in.Since.IsZero() {
+			ji.Since = in.Since.UTC().Format(time.RFC3339)
+		}
+		out.Incidents = append(out.Incidents, ji)
+	}
+	return out
+}
+
+// jsonFamily is one family of an endpoint probed over both.
+type jsonFamily struct {
+	Status probe.Status `json:"status"`
+	Reason string       `json:"reason"`
+	// NoRoute: this machine has no route for the family, which therefore
+	// did not count in the endpoint's verdict.
+	NoRoute   bool         `json:"no_route,omitempty"`
+	Attempts  int          `json:"attempts"`
+	Failures  int          `json:"failures"`
+	LatencyMS *jsonLatency `json:"latency_ms,omitempty"`
+	PhasesMS  *jsonPhases  `json:"phases_ms,omitempty"`
+	Errors    []jsonError  `json:"errors,omitempty"`
+	Remote    string       `json:"remote,omitempty"`
 }
 
 type jsonLatency struct {
@@ -115,7 +181,7 @@ func (p *jsonPhases) MarshalJSON() ([]byte, error) {
 		name, _ := json.Marshal(string(s.Phase))
 		buf.Write(name)
 		buf.WriteByte(':')
-		buf.WriteString(strconv.FormatFloat(ms(s.D), 'f', -1, 64))
+		buf.WriteString(strconv.FormatFloat(msData(s.D), 'f', -1, 64))
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
@@ -142,7 +208,7 @@ func (j *JSON) Render(w io.Writer, r *probe.Report) error {
 	out := jsonReport{
 		Version:    jsonVersion,
 		StartedAt:  startedAt(r, j.opt).Format(time.RFC3339),
-		DurationMS: ms(r.Duration),
+		DurationMS: msData(r.Duration),
 		Status:     r.Status,
 		Summary: jsonSummary{
 			Up:       r.Summary.Up,
@@ -184,12 +250,31 @@ func jsonEndpointOf(e *probe.EndpointResult) jsonEndpoint {
 		Redirect:   e.Redirect,
 		Protocol:   e.Details,
 	}
+	out.StatusSince, out.StatusRuns, out.PreviousStatus = jsonSpan(e.Span)
 	if l := e.Latency; l != nil {
-		out.LatencyMS = &jsonLatency{Min: ms(l.Min), P50: ms(l.P50), P95: ms(l.P95), Max: ms(l.Max)}
+		out.LatencyMS = jsonLatencyOf(l)
 		out.PhasesMS = jsonPhasesOf(e.Phases)
 	}
-	for _, ec := range e.Errors {
-		out.Errors = append(out.Errors, jsonError{Class: ec.Class, Phase: ec.Phase, Message: ec.Message, Count: ec.Count})
+	out.Errors = jsonErrors(e.Errors)
+	for i := range e.Families {
+		f := &e.Families[i]
+		if out.Families == nil {
+			out.Families = map[probe.Family]*jsonFamily{}
+		}
+		jf := &jsonFamily{
+			Status: f.Status, Reason: f.Reason, NoRoute: f.NoRoute,
+			Attempts: len(f.Attempts), Failures: f.Failures, Errors: jsonErrors(f.Errors),
+		}
+		if l := f.Latency; l != nil {
+			jf.LatencyMS = jsonLatencyOf(l)
+			jf.PhasesMS = jsonPhasesOf(f.Phases)
+		}
+		for _, a := range f.Attempts {
+			if a.RemoteAddr != "" {
+				jf.Remote = a.RemoteAddr
+			}
+		}
+		out.Families[f.Family] = jf
 	}
 	if t := e.TLS; t != nil {
 		out.TLS = &jsonTLS{
@@ -204,12 +289,36 @@ func jsonEndpointOf(e *probe.EndpointResult) jsonEndpoint {
 	return out
 }
 
+func jsonSpan(sp probe.Span) (string, int, *probe.Status) {
+	if !sp.Known {
+		return "", 0, nil
+	}
+	var prev *probe.Status
+	if sp.Changed {
+		p := sp.Previous
+		prev = &p
+	}
+	return spanStamp(sp), sp.Runs, prev
+}
+
+func jsonLatencyOf(l *probe.Latency) *jsonLatency {
+	return &jsonLatency{Min: msData(l.Min), P50: msData(l.P50), P95: msData(l.P95), Max: msData(l.Max)}
+}
+
+func jsonErrors(errs []probe.ErrorCount) []jsonError {
+	var out []jsonError
+	for _, ec := range errs {
+		out = append(out, jsonError{Class: ec.Class, Phase: ec.Phase, Message: ec.Message, Count: ec.Count})
+	}
+	return out
+}
+
 func jsonPhasesOf(t probe.Timings) *jsonPhases {
 	opt := func(d time.Duration) *float64 {
 		if d == 0 {
 			return nil
 		}
-		v := ms(d)
+		v := msData(d)
 		return &v
 	}
 	p := &jsonPhases{DNS: opt(t.DNS), Connect: opt(t.Connect), TLS: opt(t.TLS), TTFB: opt(t.TTFB), Total: opt(t.Total), steps: t.Steps}

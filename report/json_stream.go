@@ -71,11 +71,14 @@ func jsonServiceOf(s *probe.ServiceResult) jsonService {
 	if tags == nil {
 		tags = []string{}
 	}
-	return jsonService{
+	out := jsonService{
 		Name:      serviceOf(s).Name,
 		Status:    s.Status,
 		Reason:    s.Reason,
 		Tags:      tags,
 		Endpoints: jsonEndpoints(s.Endpoints),
 	}
+	out.StatusSince, out.StatusRuns, out.PreviousStatus = jsonSpan(s.Span)
+	out.Provider = jsonProviderOf(s.Provider)
+	return out
 }

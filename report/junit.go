@@ -27,25 +27,30 @@ func NewJUnit(opt Options) *JUnit { return &JUnit{opt: opt} }
 const junitControls = "controls"
 
 type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+	XMLName  xml.Name `xml:"testsuites"`
+	Name     string   `xml:"name,attr"`
+	Tests    int      `xml:"tests,attr"`
+	Failures int      `xml:"failures,attr"`
+	Errors   int      `xml:"errors,attr"`
+	// Skipped is counted per suite only: the JUnit schema Jenkins' xunit
+	// plugin validates by has no skipped attribute on <testsuites>.
+	Skipped int          `xml:"-"`
+	Time    string       `xml:"time,attr"`
+	Suites  []junitSuite `xml:"testsuite"`
 }
 
 type junitSuite struct {
-	Name      string      `xml:"name,attr"`
-	Tests     int         `xml:"tests,attr"`
-	Failures  int         `xml:"failures,attr"`
-	Errors    int         `xml:"errors,attr"`
-	Skipped   int         `xml:"skipped,attr"`
-	Time      string      `xml:"time,attr"`
-	Timestamp string      `xml:"timestamp,attr"`
-	Cases     []junitCase `xml:"testcase"`
+	Name      string `xml:"name,attr"`
+	Tests     int    `xml:"tests,attr"`
+	Failures  int    `xml:"failures,attr"`
+	Errors    int    `xml:"errors,attr"`
+	Skipped   int    `xml:"skipped,attr"`
+	Time      string `xml:"time,attr"`
+	Timestamp string `xml:"timestamp,attr"`
+	// Properties carry the run's diagnosis and since when the service's
+	// status holds, for the person reading the CI report.
+	Properties *junitProperties `xml:"properties,omitempty"`
+	Cases      []junitCase      `xml:"testcase"`
 
 	seconds float64
 }
@@ -69,6 +74,35 @@ type junitFailure struct {
 
 type junitSkipped struct {
 	Message string `xml:"message,attr"`
+}
+
+type junitProperties struct {
+	Property []junitProperty `xml:"property"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+// suiteProperties are the diagnosis of the run and the service's span.
+func suiteProperties(r *probe.Report, s *probe.ServiceResult) *junitProperties {
+	var p junitProperties
+	if d := r.Diagnosis; d.Code != "" {
+		p.Property = append(p.Property,
+			junitProperty{"diagnosis", d.Code},
+			junitProperty{"diagnosis_message", oneLine(d.Message)})
+	}
+	if s != nil {
+		p.Property = append(p.Property, junitProperty{"status", s.Status.String()})
+		if since := spanStamp(s.Span); since != "" {
+			p.Property = append(p.Property, junitProperty{"status_since", since})
+		}
+	}
+	if len(p.Property) == 0 {
+		return nil
+	}
+	return &p
 }
 
 // add appends a case and keeps the suite's counts and time in step with its
@@ -102,22 +136,29 @@ func (j *JUnit) Render(w io.Writer, r *probe.Report) error {
 	for i := range r.Services {
 		s := &r.Services[i]
 		name := serviceOf(s).Name
-		suite := junitSuite{Name: name, Time: junitSeconds(0), Timestamp: stamp}
+		suite := junitSuite{Name: name, Time: junitSeconds(0), Timestamp: stamp, Properties: suiteProperties(r, s)}
 		for k := range s.Endpoints {
-			c := j.testCase(name, &s.Endpoints[k], r.Note)
+			e := &s.Endpoints[k]
+			c := j.testCase(name, e, r.Note)
 			if s.Status == probe.Unknown {
 				// The verdict on the service is withheld (its endpoints'
 				// failures are likely the local network's), so a CI job
-				// must not count them as the service failing.
+				// must not count them as the service failing. Each case
+				// says its own reason, then why it was not judged.
 				c.Failure, c.SystemOut = nil, ""
-				c.Skipped = &junitSkipped{Message: oneLine(firstNonEmpty(s.Reason, r.Note, "unknown"))}
+				why := firstNonEmpty(r.Note, s.Reason, "unknown")
+				msg := why
+				if e.Reason != "" && e.Reason != why {
+					msg = e.Reason + " (not judged: " + why + ")"
+				}
+				c.Skipped = &junitSkipped{Message: oneLine(msg)}
 			}
 			suite.add(c)
 		}
 		out.add(suite)
 	}
 	if len(r.Controls) > 0 {
-		suite := junitSuite{Name: junitControls, Time: junitSeconds(0), Timestamp: stamp}
+		suite := junitSuite{Name: junitControls, Time: junitSeconds(0), Timestamp: stamp, Properties: suiteProperties(r, nil)}
 		for k := range r.Controls {
 			suite.add(j.testCase(junitControls, &r.Controls[k], r.Note))
 		}

@@ -3,6 +3,7 @@ package report
 import (
 	"io"
 	"strings"
+	"time"
 
 	"github.com/msgprobe/msgprobe/probe"
 )
@@ -50,19 +51,26 @@ func (m *Markdown) Render(w io.Writer, r *probe.Report) error {
 	if r.Note != "" && r.Note != r.Diagnosis.Message {
 		b.WriteString("> **Note:** " + mdEscape(r.Note) + "\n\n")
 	}
+	at := reportTime(r, m.opt)
 	b.WriteString(mdServicesHead)
 	for i := range r.Services {
 		s := &r.Services[i]
-		mdRow(&b, "**"+mdEscape(serviceOf(s).Name)+"**", "", mdStatus(s.Status), "", "", mdEscape(s.Reason))
+		mdRow(&b, "**"+mdEscape(serviceOf(s).Name)+"**", "", mdStatusSince(s.Status, s.Span, at), "", "", mdEscape(s.Reason))
 		for j := range s.Endpoints {
-			mdEndpointRow(&b, []string{""}, &s.Endpoints[j])
+			mdEndpointRow(&b, []string{""}, &s.Endpoints[j], at)
 		}
 	}
 	if len(r.Controls) > 0 {
 		b.WriteString("\n### Controls\n\n")
 		b.WriteString(mdControlsHead)
 		for j := range r.Controls {
-			mdEndpointRow(&b, nil, &r.Controls[j])
+			mdEndpointRow(&b, nil, &r.Controls[j], at)
+		}
+	}
+	if lines := changeLines(r, m.opt); len(lines) > 0 {
+		b.WriteString("\n### Changes since the last run\n\n")
+		for _, l := range lines {
+			b.WriteString("- " + mdEscape(l) + "\n")
 		}
 	}
 	b.WriteString("\n" + mdEscape(summaryLine(r)) + " · started " +
@@ -72,9 +80,18 @@ func (m *Markdown) Render(w io.Writer, r *probe.Report) error {
 }
 
 // mdEndpointRow writes the endpoint's cells after the leading ones.
-func mdEndpointRow(b *strings.Builder, lead []string, e *probe.EndpointResult) {
+func mdEndpointRow(b *strings.Builder, lead []string, e *probe.EndpointResult, at time.Time) {
 	ep := endpointOf(e)
-	mdRow(b, append(lead, mdEscape(ep.Name), mdStatus(e.Status), mdEscape(p50(e)), mdEscape(loss(e)), mdEscape(detail(e)))...)
+	mdRow(b, append(lead, mdEscape(ep.Name), mdStatusSince(e.Status, e.Span, at), mdEscape(p50(e)), mdEscape(loss(e)), mdEscape(detail(e)))...)
+}
+
+// mdStatusSince is mdStatus with since when, as the table shows it.
+func mdStatusSince(st probe.Status, sp probe.Span, at time.Time) string {
+	s := mdStatus(st)
+	if full := statusSince(st, sp, at); full != st.String() {
+		s += mdEscape(strings.TrimPrefix(full, st.String()))
+	}
+	return s
 }
 
 func mdRow(b *strings.Builder, cells ...string) {

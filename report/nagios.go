@@ -11,15 +11,20 @@ import (
 //
 //	MSGPROBE WARNING - 1 degraded: Signal | 'WhatsApp/web'=42.3ms;800;;0 ...
 //
-// The state word follows the overall status exactly as the exit code does
-// (up OK, degraded WARNING, down CRITICAL, unknown UNKNOWN). Perfdata has
-// the p50 latency of every endpoint that had a successful attempt, with the
-// endpoint's degraded_latency as the warning threshold; controls are
-// labelled "(control)/name".
-type Nagios struct{}
+// The state word is the exit code's, whatever --fail-on says: a monitoring
+// system reads the exit code, a person the word, and the two must agree.
+// With the default --fail-on, up is OK, degraded WARNING, down CRITICAL;
+// --fail-on down makes degraded OK, --fail-on never makes everything but
+// unknown OK; unknown is always UNKNOWN (exit 3). The text after the dash
+// names what is not up in any case. Perfdata has the p50 latency of every
+// endpoint, with the endpoint's degraded_latency as the warning threshold;
+// an endpoint with no successful attempt keeps its label with the value U
+// (undetermined), so that its graph shows a gap rather than vanishing.
+// Controls are labelled "(control)/name".
+type Nagios struct{ opt Options }
 
 // NewNagios returns the Nagios plugin renderer.
-func NewNagios(Options) *Nagios { return &Nagios{} }
+func NewNagios(opt Options) *Nagios { return &Nagios{opt: opt} }
 
 var nagiosState = [...]string{
 	probe.Up:       "OK",
@@ -29,11 +34,8 @@ var nagiosState = [...]string{
 }
 
 // Render writes the status line.
-func (*Nagios) Render(w io.Writer, r *probe.Report) error {
-	state := nagiosState[probe.Unknown]
-	if r.Status >= 0 && int(r.Status) < len(nagiosState) {
-		state = nagiosState[r.Status]
-	}
+func (n *Nagios) Render(w io.Writer, r *probe.Report) error {
+	state := nagiosState[ExitStatus(r.Status, n.opt.FailOn)]
 	var b strings.Builder
 	b.WriteString("MSGPROBE " + state + " - " + nagiosText(nagiosSummary(r)))
 	var perf []string
@@ -87,16 +89,30 @@ func nagiosSummary(r *probe.Report) string {
 }
 
 func appendPerf(perf []string, service string, e *probe.EndpointResult) []string {
-	if e.Latency == nil {
-		return perf
-	}
 	ep := endpointOf(e)
 	label := nagiosLabel(service + "/" + ep.Name)
+	if e.Latency == nil {
+		return append(perf, label+"=U")
+	}
 	warn := ""
 	if ep.DegradedLatency > 0 {
-		warn = formatFloat(ms(ep.DegradedLatency))
+		warn = formatFloat(msData(ep.DegradedLatency))
 	}
-	return append(perf, label+"="+formatFloat(ms(e.Latency.P50))+"ms;"+warn+";;0")
+	return append(perf, label+"="+formatFloat(msData(e.Latency.P50))+"ms;"+warn+";;0")
+}
+
+// ExitStatus is the status the exit code stands for under failOn (a
+// status, or FailNever): the status itself when it fails the run or is
+// unknown, up otherwise. msgprobe check exits with its code (0 up, 1
+// degraded, 2 down, 3 unknown); the nagios format prints its word.
+func ExitStatus(st probe.Status, failOn probe.Status) probe.Status {
+	switch {
+	case st < probe.Up || st >= probe.Unknown:
+		return probe.Unknown
+	case st == probe.Up, st < failOn:
+		return probe.Up
+	}
+	return st
 }
 
 // nagiosLabel quotes a perfdata label. The plugin guidelines allow any

@@ -67,6 +67,8 @@ var (
 		"Median time of one phase over the successful attempts; phases that did not happen are absent."}
 	promEndpointStatus = promFamily{"msgprobe_endpoint_status", "gauge",
 		"The endpoint's status: 1 for the series whose status label matches, 0 for the others."}
+	promEndpointStatusSince = promFamily{"msgprobe_endpoint_status_since_timestamp_seconds", "gauge",
+		"Since when the endpoint's status holds, in seconds since the Unix epoch; present only when state is kept between runs (the run's start for a status seen for the first time)."}
 	promEndpointUp = promFamily{"msgprobe_endpoint_up", "gauge",
 		"Whether at least one attempt at the endpoint succeeded (its status is up or degraded)."}
 	promLastRun = promFamily{"msgprobe_last_run_timestamp_seconds", "gauge",
@@ -77,6 +79,10 @@ var (
 		"The overall status of the run: 1 for the series whose status label matches, 0 for the others."}
 	promServiceStatus = promFamily{"msgprobe_service_status", "gauge",
 		"The service's status: 1 for the series whose status label matches, 0 for the others."}
+	promServiceStatusChanged = promFamily{"msgprobe_service_status_changed", "gauge",
+		"1 when the service's status changed in this run (the transition the table shows), 0 when it held; present only when state is kept between runs."}
+	promServiceStatusSince = promFamily{"msgprobe_service_status_since_timestamp_seconds", "gauge",
+		"Since when the service's status holds, in seconds since the Unix epoch; present only when state is kept between runs."}
 	promServiceUp = promFamily{"msgprobe_service_up", "gauge",
 		"Whether the service is usable (its status is up or degraded)."}
 	promCertNotAfter = promFamily{"msgprobe_tls_cert_not_after_timestamp_seconds", "gauge",
@@ -87,8 +93,9 @@ var (
 // test that keeps it the name order.
 var promFamilies = []*promFamily{
 	&promDiagnosis, &promEndpointAttempts, &promEndpointFailures, &promEndpointHTTPStatus,
-	&promEndpointLatency, &promEndpointPhase, &promEndpointStatus, &promEndpointUp,
-	&promLastRun, &promRunDuration, &promRunStatus, &promServiceStatus, &promServiceUp,
+	&promEndpointLatency, &promEndpointPhase, &promEndpointStatus, &promEndpointStatusSince, &promEndpointUp,
+	&promLastRun, &promRunDuration, &promRunStatus, &promServiceStatus, &promServiceStatusChanged,
+	&promServiceStatusSince, &promServiceUp,
 	&promCertNotAfter,
 }
 
@@ -248,6 +255,14 @@ func (p *Prometheus) Render(w io.Writer, r *probe.Report) error {
 		}
 	}
 
+	o.start(&promEndpointStatusSince)
+	for i := range eps {
+		if sp := eps[i].e.Span; sp.Known && !sp.Since.IsZero() {
+			o.endpoint(&eps[i], "", "", "")
+			o.value("} ", unixSeconds(sp.Since))
+		}
+	}
+
 	o.start(&promEndpointUp)
 	for i := range eps {
 		o.endpoint(&eps[i], "", "", "")
@@ -276,6 +291,32 @@ func (p *Prometheus) Render(w io.Writer, r *probe.Report) error {
 			o.value("} ", boolValue(s.s.Status == st))
 		}
 	}
+	if r.Transitions != nil {
+		changed := map[string]bool{}
+		for _, t := range r.Transitions {
+			if t.Endpoint == "" {
+				changed[t.Service] = true
+			}
+		}
+		o.start(&promServiceStatusChanged)
+		for _, s := range svcs {
+			if s.s.Status == probe.Unknown {
+				continue
+			}
+			o.series("")
+			o.label(true, "service", s.name)
+			o.value("} ", boolValue(changed[serviceOf(s.s).Name]))
+		}
+	}
+	o.start(&promServiceStatusSince)
+	for _, s := range svcs {
+		if sp := s.s.Span; sp.Known && !sp.Since.IsZero() {
+			o.series("")
+			o.label(true, "service", s.name)
+			o.value("} ", unixSeconds(sp.Since))
+		}
+	}
+
 	o.start(&promServiceUp)
 	for _, s := range svcs {
 		o.series("")

@@ -35,6 +35,9 @@ type Options struct {
 	// Now is the clock, used only when the report carries no start time;
 	// nil means time.Now.
 	Now func() time.Time
+	// Width is the terminal's width (table only): a wider table has its
+	// DETAIL column wrapped at word boundaries under itself. 0: no limit.
+	Width int
 	// Since, when set, tells the status of a service (endpoint "") or of
 	// one of its endpoints as the state kept between rounds remembers it:
 	// since when it holds and how many rounds in a row found it. Only
@@ -123,10 +126,17 @@ func target(ep *probe.Endpoint) string {
 	return probe.MaskTarget(ep.Target)
 }
 
-// ms is a duration in milliseconds rounded to 0.1, the precision every
-// format shows.
+// ms is a duration in milliseconds rounded to 0.1, the precision people
+// read (the table, Markdown, JUnit's text).
 func ms(d time.Duration) float64 {
 	return math.Round(float64(d)/float64(time.Millisecond)*10) / 10
+}
+
+// msData is a duration in milliseconds to the microsecond, the precision
+// of the data formats (JSON, CSV, Nagios perfdata): a 40µs loopback
+// connect is 0.04, not 0.
+func msData(d time.Duration) float64 {
+	return float64(d.Round(time.Microsecond)/time.Microsecond) / 1000
 }
 
 // formatFloat writes a float with as few digits as it needs: 42.3, 800.

@@ -34,9 +34,13 @@ type checkOptions struct {
 	Quiet       bool
 	NoColor     bool
 	IPv4, IPv6  bool
+	Family      string // --family; -4 and -6 stand for ipv4 and ipv6
 	Resolver    string // HOST:PORT of the DNS server every lookup goes to
 	State       string
+	NoState     bool
 	Watch       time.Duration
+
+	stateSet bool // --state was given, perhaps as ''
 
 	// Now is the clock; tests fix it.
 	Now func() time.Time
@@ -49,14 +53,29 @@ func newCheckCmd(io *IO) *cobra.Command {
 		Short: "Probe the services and report their status",
 		Long: `Probe every endpoint of the config (the built-in catalog without -c) and
 report each service up, degraded or down, with the reason.`,
-		Example: `  msgprobe check
+		Example: `  # Probe the built-in catalog; a second run says since when anything is down
+  msgprobe check
+
+  # Only WhatsApp and Signal
   msgprobe check -s whatsapp -s signal
+
+  # Probe each service over IPv4 and IPv6, and say which family fails
+  msgprobe check --family both
+
+  # A CI job: JUnit for the test report, fail only when something is down
   msgprobe check -c smoke.yaml -f junit -o report.xml --fail-on down
+
+  # The table for the log, JUnit and a Markdown summary as files
   msgprobe check -f table -f junit=report.xml -f markdown=summary.md
+
+  # Redraw every 30 seconds until Ctrl-C
   msgprobe check --watch 30s
-  msgprobe check -q -f prometheus -o /var/lib/node_exporter/msgprobe.prom --state state.json --deadline 50s`,
+
+  # From cron: node exporter's textfile, and a line only when a status changes
+  msgprobe check -q -f prometheus -o /var/lib/prometheus/node-exporter/msgprobe.prom --deadline 50s`,
 		Args: noArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			opts.stateSet = cmd.Flags().Changed("state")
 			return runCheck(cmd.Context(), opts, io)
 		}),
 	}
@@ -64,22 +83,82 @@ report each service up, degraded or down, with the reason.`,
 	f.StringArrayVarP(&opts.Configs, "config", "c", nil, configFlagUsage)
 	f.StringArrayVarP(&opts.Formats, "format", "f", nil, "report `FORMAT[=FILE]` (repeatable): "+strings.Join(report.Formats, ", ")+"; =FILE writes that format to its own file, the one without goes to stdout or -o (default table)")
 	f.StringVarP(&opts.Output, "output", "o", "", "write the report to `FILE` atomically instead of stdout")
-	f.StringArrayVarP(&opts.Services, "service", "s", nil, "only this service (repeatable, case-insensitive)")
-	f.StringArrayVarP(&opts.Tags, "tag", "t", nil, "only services with this tag (repeatable)")
-	f.DurationVar(&opts.Timeout, "timeout", 0, "per-attempt timeout, overrides the config")
-	f.IntVar(&opts.Samples, "samples", 0, "attempts per endpoint, overrides the config")
-	f.IntVar(&opts.Concurrency, "concurrency", 64, "endpoints probed at once")
-	f.DurationVar(&opts.Deadline, "deadline", 0, "bound on the whole run; what has not finished is reported down (canceled)")
-	f.StringVar(&opts.FailOn, "fail-on", "degraded", "lowest overall status that gives a non-zero exit: degraded, down or never")
-	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on stdout unless a status is not up (or changed, with --state)")
-	f.StringVar(&opts.State, "state", "", "remember statuses between runs in `FILE` and report what changed")
+	f.StringArrayVarP(&opts.Services, "service", "s", nil, "only the service `NAME` (repeatable, case-insensitive)")
+	f.StringArrayVarP(&opts.Tags, "tag", "t", nil, "only services tagged `TAG` (repeatable)")
+	f.DurationVar(&opts.Timeout, "timeout", 0, "per-attempt timeout `DUR`, overrides the config")
+	f.IntVar(&opts.Samples, "samples", 0, "`N` attempts per endpoint, overrides the config")
+	f.IntVar(&opts.Concurrency, "concurrency", 64, "`N` endpoints probed at once")
+	f.DurationVar(&opts.Deadline, "deadline", 0, "bound `DUR` on the whole run; what has not finished is reported down (canceled)")
+	f.StringVar(&opts.FailOn, "fail-on", "degraded", "lowest overall `STATUS` that gives a non-zero exit: degraded, down or never")
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing on stdout unless there is news: with state (the default), a status that changed or a new one not up; without, any status not up")
+	f.StringVar(&opts.State, "state", "", "remember statuses between runs in `FILE` (default: one per config under $XDG_STATE_HOME/msgprobe/, none under CI) and report since when and what changed")
+	f.BoolVar(&opts.NoState, "no-state", false, "keep no state between runs (same as --state '')")
 	f.DurationVar(&opts.Watch, "watch", 0, "probe again every `DUR` until Ctrl-C")
 	f.BoolVar(&opts.NoColor, "no-color", false, "no ANSI colors (also when NO_COLOR is set or stdout is not a terminal)")
-	f.BoolVarP(&opts.IPv4, "ipv4", "4", false, "probe over IPv4 only")
-	f.BoolVarP(&opts.IPv6, "ipv6", "6", false, "probe over IPv6 only")
+	f.BoolVarP(&opts.IPv4, "ipv4", "4", false, "probe over IPv4 only (--family ipv4)")
+	f.BoolVarP(&opts.IPv6, "ipv6", "6", false, "probe over IPv6 only (--family ipv6)")
+	f.StringVar(&opts.Family, "family", "", "probe host names over `FAMILY`: any (the first address that connects), both (each family, judged apart), ipv4 or ipv6; overrides family: in the config")
 	f.StringVar(&opts.Resolver, "resolver", "", "send every name lookup to the DNS server at `HOST:PORT` (overrides resolver: in the config)")
+	registerCheckCompletions(cmd, io)
 	return cmd
 }
+
+// registerCheckCompletions makes shell completion offer the values of -f,
+// --fail-on and --family, and the service names and tags of the config
+// that -c names (the built-in catalog without -c) for -s and -t.
+func registerCheckCompletions(cmd *cobra.Command, io *IO) {
+	fixed := func(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return values, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	var families []string
+	for _, f := range probe.Families {
+		families = append(families, string(f))
+	}
+	_ = cmd.RegisterFlagCompletionFunc("format", fixed(report.Formats...))
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixed("degraded", "down", "never"))
+	_ = cmd.RegisterFlagCompletionFunc("family", fixed(families...))
+	fromConfig := func(tags bool) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return func(c *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+			// Completion parses the flags more than once, and an array
+			// flag keeps every parse's values: each path once.
+			all, _ := c.Flags().GetStringArray("config")
+			var paths []string
+			for _, p := range all {
+				if !slices.Contains(paths, p) {
+					paths = append(paths, p)
+				}
+			}
+			quiet := *io
+			quiet.Err = nopWriter{}
+			cfg, err := loadConfig(paths, &quiet)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+			}
+			var out []string
+			for _, s := range cfg.Services {
+				if !tags {
+					out = append(out, s.Name)
+					continue
+				}
+				for _, t := range s.Tags {
+					if !slices.Contains(out, t) {
+						out = append(out, t)
+					}
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	_ = cmd.RegisterFlagCompletionFunc("service", fromConfig(false))
+	_ = cmd.RegisterFlagCompletionFunc("tag", fromConfig(true))
+}
+
+// nopWriter swallows what completion must not print.
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // failOnLevel reads --fail-on; ok is false for "never".
 func failOnLevel(s string) (level probe.Status, ok bool, err error) {
@@ -99,7 +178,16 @@ func (o *checkOptions) validate() error {
 		return err
 	}
 	if o.IPv4 && o.IPv6 {
-		return usageErrorf("-4 and -6 exclude each other").hint("give neither to probe over either family")
+		return usageErrorf("-4 and -6 exclude each other").hint("give neither to probe over either family, or --family both to probe over each")
+	}
+	if o.Family != "" {
+		fam, ok := probe.ParseFamily(o.Family)
+		if !ok {
+			return usageErrorf("invalid --family %q", o.Family).hint("use any, both, ipv4 or ipv6")
+		}
+		if (o.IPv4 && fam != probe.FamilyIPv4) || (o.IPv6 && fam != probe.FamilyIPv6) {
+			return usageErrorf("--family %s and -%s contradict each other", o.Family, map[bool]string{true: "4", false: "6"}[o.IPv4])
+		}
 	}
 	if o.Concurrency < 1 {
 		return usageErrorf("invalid --concurrency %d: must be at least 1", o.Concurrency)
@@ -126,6 +214,9 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 	if err := opts.validate(); err != nil {
 		return err
 	}
+	if opts.Now == nil {
+		opts.Now = io.Now
+	}
 	specs, err := parseFormats(opts.Formats, opts.Output)
 	if err != nil {
 		return err
@@ -139,6 +230,7 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 		return err
 	}
 	applyOverrides(cfg, opts.Timeout, opts.Samples)
+	applyFamily(cfg, opts.family())
 
 	rendOpt := report.Options{Now: opts.Now, FailOn: report.FailNever}
 	if failOnSet {
@@ -151,7 +243,6 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 		return err
 	}
 	loop.Concurrency = opts.Concurrency
-	loop.Network = network(opts.IPv4, opts.IPv6)
 	loop.Resolver = opts.Resolver
 	loop.Deadline = opts.Deadline
 	loop.Began = began
@@ -161,17 +252,36 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 	if io.ErrTTY && !opts.Quiet {
 		loop.Progress = round.NewProgress(io.Err)
 	}
-	if opts.State != "" {
-		loop.Store = round.NewStore(io.path(opts.State), opts.State)
+	state := chooseState(opts, io)
+	warn := func(msg string, hints ...string) {
+		if opts.Quiet {
+			return
+		}
+		fmt.Fprintf(io.Err, "msgprobe: warning: %s\n", msg)
+		for _, h := range hints {
+			fmt.Fprintf(io.Err, "hint: %s\n", h)
+		}
+	}
+	if state.warning != "" {
+		warn(state.warning, stateHint)
+	}
+	if state.path != "" {
+		loop.Store = round.NewStore(state.path, state.display)
 	}
 	c := &checkRun{opts: opts, io: io, loop: loop, stdout: stdout, failOn: failOn, failOnSet: failOnSet}
 	if err := loop.Open(); err != nil {
-		return err
+		if !state.dflt || loop.Files.Open() != nil {
+			return writeHints(err)
+		}
+		// The default state is a convenience: without it, the run goes on.
+		warn("not keeping state between runs: "+err.Error(), stateHint)
+		loop.Store = nil
+		state = stateChoice{}
 	}
 	defer loop.Abort() // a no-op once committed
-	if opts.State != "" {
+	if state.path != "" {
 		var w *round.StateWarning
-		if err := loop.LoadState(); errors.As(err, &w) && !(w.Missing && opts.Quiet) {
+		if err := loop.LoadState(); errors.As(err, &w) && !(w.Missing && (opts.Quiet || state.dflt)) {
 			fmt.Fprintf(io.Err, "msgprobe: warning: %v\n", w)
 		}
 	}
@@ -190,7 +300,7 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 	r := loop.Probe(pctx)
 	stop()
 	if err := loop.Record(r); err != nil {
-		return err
+		return writeHints(err)
 	}
 	if err := c.print(r.Report); err != nil {
 		return err
@@ -237,10 +347,25 @@ type checkRun struct {
 	failOnSet bool
 }
 
-// news is what a quiet run speaks up for: a status that is not up, or a
-// change since the last run.
+// news is what a quiet run speaks up for. Without state, a status that is
+// not up. With state, a change since the last run, or a service not up
+// that no earlier run saw: a service still down on the next run is no
+// news, so that cron does not mail the same outage every minute.
 func news(rep *probe.Report) bool {
-	return rep.Status != probe.Up || len(rep.Transitions) > 0
+	if rep.Transitions == nil {
+		return rep.Status != probe.Up
+	}
+	if len(rep.Transitions) > 0 {
+		return true
+	}
+	for _, s := range rep.Services {
+		// Unknown has no span (the state keeps the status before it), so
+		// it is always news: this machine's network is worth a word.
+		if s.Status != probe.Up && (!s.Span.Known || s.Span.New()) {
+			return true
+		}
+	}
+	return false
 }
 
 // print writes a single run's report on stdout, or, when every report went
@@ -292,7 +417,9 @@ func printDigest(w io.Writer, rep *probe.Report) {
 	for _, s := range rep.Services {
 		name := s.Service.Name
 		changed := slices.ContainsFunc(changes, func(t probe.Transition) bool { return t.Service == name && t.Endpoint == "" })
-		if !changed && s.Status != probe.Up {
+		// With state, a service that stays down was told already.
+		told := rep.Transitions != nil && s.Span.Known && !s.Span.New()
+		if !changed && !told && s.Status != probe.Up {
 			fmt.Fprintf(w, "%s %s: %s\n", name, s.Status, s.Reason)
 		}
 		for _, t := range changes {
@@ -391,6 +518,36 @@ func selectServices(cfg *probe.Config, names, tags []string) error {
 	}
 	cfg.Services = kept
 	return nil
+}
+
+// family is the family -4, -6 or --family asks for, "" for none.
+func (o *checkOptions) family() probe.Family {
+	switch {
+	case o.IPv4:
+		return probe.FamilyIPv4
+	case o.IPv6:
+		return probe.FamilyIPv6
+	case o.Family != "":
+		fam, _ := probe.ParseFamily(o.Family)
+		return fam
+	}
+	return ""
+}
+
+// applyFamily lets -4, -6 and --family win over the family: of every level
+// of the config, controls included.
+func applyFamily(cfg *probe.Config, fam probe.Family) {
+	if fam == "" {
+		return
+	}
+	for _, ep := range cfg.Controls {
+		ep.Family = fam
+	}
+	for _, s := range cfg.Services {
+		for _, ep := range s.Endpoints {
+			ep.Family = fam
+		}
+	}
 }
 
 // applyOverrides lets --timeout and --samples win over every level of the

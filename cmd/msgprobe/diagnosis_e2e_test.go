@@ -229,7 +229,7 @@ services:
 func TestDiagnosisProviderOutage(t *testing.T) {
 	dir := t.TempDir()
 	cfg := outageConfig(t, "WhatsApp! meta,popular", "Telegram popular", "Messenger! meta", "Signal e2ee")
-	rep := checkDiagnosis(t, dir, cfg, 2, "provider_outage", "Meta-wide outage: WhatsApp, Messenger")
+	rep := checkDiagnosis(t, dir, cfg, 2, "provider_outage", "Meta-wide outage: WhatsApp, Messenger; your network works (the controls answer)")
 	if rep.Status != "down" || rep.Note != "" {
 		t.Errorf("status %s note %q", rep.Status, rep.Note)
 	}
@@ -245,4 +245,20 @@ func TestDiagnosisOK(t *testing.T) {
 	dir := t.TempDir()
 	cfg := outageConfig(t, "WhatsApp meta", "Telegram popular")
 	checkDiagnosis(t, dir, cfg, 0, "ok", "all 2 services up")
+}
+
+// A provider outage found without controls says that nothing ruled out
+// this machine's network, and a tag of the user's own reads as written.
+func TestDiagnosisProviderOutageWithoutControls(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("version: 1\ndefaults: {timeout: 2s, samples: 1}\nservices:\n")
+	for _, s := range []struct{ name, target string }{{"Chat", fixture.ClosedPort(t)}, {"Mail", fixture.ClosedPort(t)}, {"Wiki", fixture.TCPListener(t)}} {
+		tags := "[ExampleCorp]"
+		if s.name == "Wiki" {
+			tags = "[]"
+		}
+		fmt.Fprintf(&b, "  - name: %s\n    tags: %s\n    endpoints:\n      - {name: web, target: \"tcp://%s\"}\n", s.name, tags, s.target)
+	}
+	checkDiagnosis(t, dir, b.String(), 2, "provider_outage", "ExampleCorp-wide outage: Chat, Mail (no controls configured to rule out your network)")
 }

@@ -47,7 +47,7 @@ services:
           outage_answers: {127.0.0.2: Signal reports an outage}
 `, dns.Addr))
 
-	r := msgprobe(t, dir, "", "check", "-c", "signal.yaml", "--no-color")
+	r := msgprobe(t, dir, "", "check", "-c", "signal.yaml", "--no-color", "--no-state")
 	if r.code != 0 {
 		t.Fatalf("up: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -71,7 +71,7 @@ services:
 	}
 
 	dns.Replace("uptime.signal.org", "uptime.signal.org. 60 IN A 127.0.0.2")
-	r = msgprobe(t, dir, "", "check", "-c", "signal.yaml", "--no-color")
+	r = msgprobe(t, dir, "", "check", "-c", "signal.yaml", "--no-color", "--no-state")
 	if r.code != 2 {
 		t.Fatalf("outage: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -81,7 +81,7 @@ services:
 	}
 
 	dns.Replace("uptime.signal.org", "uptime.signal.org. 60 IN A 10.0.0.1")
-	r = msgprobe(t, dir, "", "check", "-c", "signal.yaml", "--no-color")
+	r = msgprobe(t, dir, "", "check", "-c", "signal.yaml", "--no-color", "--no-state")
 	const weird = `uptime-flag down - 2/2 2/2 attempts: DNS answer for uptime.signal.org A is 10.0.0.1, want one with "127.0.0.1"`
 	if row := rowOf(t, r.stdout, "uptime-flag"); r.code != 2 || row != weird {
 		t.Errorf("weird answer: exit %d row\n got %q\nwant %q", r.code, row, weird)

@@ -85,6 +85,9 @@ func newOutputs(specs []formatSpec, noColor bool, io *IO, base report.Options) (
 	for _, s := range specs {
 		ro := base
 		ro.Color = s.format == "table" && s.file == "" && io.OutTTY && !noColor && io.getenv("NO_COLOR") == ""
+		if s.file == "" {
+			ro.Width, _ = io.size()
+		}
 		r, err := report.New(s.format, ro)
 		if err != nil {
 			return nil, nil, usageErrorf("%v", err)

@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	"github.com/mattn/go-isatty"
 )
@@ -21,11 +23,17 @@ type IO struct {
 	WorkDir  string // for relative paths; empty means the process's
 	Signals  bool   // install a Ctrl-C handler (off in tests)
 	ExitHook func()
+	// Now is the clock; nil means time.Now. Tests move it forward to run
+	// an outage of minutes in a second.
+	Now func() time.Time
+	// Width and Height are the terminal's size in characters, 0 when
+	// unknown (not a terminal); COLUMNS and LINES override them.
+	Width, Height int
 }
 
 // SystemIO is the IO of the running process.
 func SystemIO() *IO {
-	return &IO{
+	io := &IO{
 		In:      os.Stdin,
 		Out:     os.Stdout,
 		Err:     os.Stderr,
@@ -34,6 +42,23 @@ func SystemIO() *IO {
 		Env:     os.LookupEnv,
 		Signals: true,
 	}
+	if io.OutTTY {
+		io.Width, io.Height = terminalSize(os.Stdout)
+	}
+	return io
+}
+
+// size is the terminal's width and height: COLUMNS and LINES when set, as
+// shells and tests set them, otherwise what the terminal says.
+func (o *IO) size() (cols, rows int) {
+	cols, rows = o.Width, o.Height
+	if n, err := strconv.Atoi(o.getenv("COLUMNS")); err == nil && n > 0 {
+		cols = n
+	}
+	if n, err := strconv.Atoi(o.getenv("LINES")); err == nil && n > 0 {
+		rows = n
+	}
+	return cols, rows
 }
 
 func isTerminal(f *os.File) bool {

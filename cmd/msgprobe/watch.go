@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/msgprobe/msgprobe/internal/round"
@@ -46,7 +48,7 @@ func (c *checkRun) watch(ctx context.Context) error {
 		return c.show(rep, watchLine(r.Round, c.opts.Watch, rep.StartedAt, first, lastChange, changeNote))
 	})
 	if err != nil {
-		return err
+		return writeHints(err)
 	}
 	return verdictExit(last.Report.Status, c.failOn, c.failOnSet)
 }
@@ -82,7 +84,7 @@ func (c *checkRun) show(rep *probe.Report, line string) error {
 	switch {
 	case c.io.OutTTY:
 		b.WriteString(clearScreen)
-		if err := o.renderer.Render(&b, rep); err != nil {
+		if err := c.renderScreen(&b, rep); err != nil {
 			return err
 		}
 		b.WriteString(line + "\n")
@@ -114,4 +116,50 @@ func watchContext(parent context.Context, io *IO) (context.Context, func()) {
 		remove()
 		cancel(nil)
 	}
+}
+
+// renderScreen renders a round for a terminal redrawn in place. On a
+// screen shorter than the report, the services that are not up come first
+// and the table is cut above its footer (the summary and the diagnosis
+// stay in view), with a line saying how much was left out.
+func (c *checkRun) renderScreen(b *bytes.Buffer, rep *probe.Report) error {
+	o := c.stdout
+	var full bytes.Buffer
+	if err := o.renderer.Render(&full, rep); err != nil {
+		return err
+	}
+	_, rows := c.io.size()
+	lines := strings.SplitAfter(strings.TrimSuffix(full.String(), "\n"), "\n")
+	room := rows - 1 // the watch line
+	if rows <= 0 || len(lines) <= room || o.format != "table" {
+		b.Write(full.Bytes())
+		return nil
+	}
+	worstFirst := *rep
+	worstFirst.Services = slices.Clone(rep.Services)
+	slices.SortStableFunc(worstFirst.Services, func(a, b probe.ServiceResult) int { return int(b.Status) - int(a.Status) })
+	full.Reset()
+	if err := o.renderer.Render(&full, &worstFirst); err != nil {
+		return err
+	}
+	lines = strings.SplitAfter(strings.TrimSuffix(full.String(), "\n"), "\n")
+	// The footer is what follows the table's last blank line.
+	foot := len(lines)
+	for foot > 0 && strings.TrimSpace(lines[foot-1]) != "" {
+		foot--
+	}
+	keep := max(room-(len(lines)-foot)-1, 1)
+	if keep >= foot {
+		b.Write(full.Bytes())
+		return nil
+	}
+	for _, l := range lines[:keep] {
+		b.WriteString(l)
+	}
+	fmt.Fprintf(b, "… %d more lines: the services that are up, and the controls (enlarge the window to see them)\n", foot-keep)
+	for _, l := range lines[foot:] {
+		b.WriteString(l)
+	}
+	b.WriteString("\n")
+	return nil
 }

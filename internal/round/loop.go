@@ -253,6 +253,7 @@ func (l *Loop) Record(r *Result) error {
 		if !r.Interrupted {
 			l.state = next
 		}
+		Annotate(next, r.Report)
 		l.mu.Unlock()
 	}
 	err := l.Files.Write(r.Report)

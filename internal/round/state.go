@@ -28,9 +28,13 @@ type State struct {
 
 // Entry is the remembered status of a service or of one of its endpoints.
 type Entry struct {
-	Status    probe.Status      `json:"status"`
-	Since     time.Time         `json:"since"`
-	Runs      int               `json:"runs"`
+	Status probe.Status `json:"status"`
+	Since  time.Time    `json:"since"`
+	Runs   int          `json:"runs"`
+	// Previous is the status Status followed, absent while the entry
+	// holds the first status ever seen: it tells a recovery from a
+	// service that was always up.
+	Previous  *probe.Status     `json:"previous,omitempty"`
 	Endpoints map[string]*Entry `json:"endpoints,omitempty"`
 	// Seen is when a round last judged the service, so that one that is
 	// not probed any more is dropped after StateHistory; zero in files of
@@ -40,6 +44,9 @@ type Entry struct {
 
 func (e *Entry) valid() bool {
 	if e == nil || e.Runs < 1 || e.Since.IsZero() || e.Status < probe.Up || e.Status >= probe.Unknown {
+		return false
+	}
+	if p := e.Previous; p != nil && (*p < probe.Up || *p >= probe.Unknown || *p == e.Status) {
 		return false
 	}
 	for _, c := range e.Endpoints {
@@ -271,13 +278,14 @@ func Advance(prev *State, rep *probe.Report) (*State, []probe.Transition) {
 		case before == nil:
 			return &Entry{Status: st, Since: at.UTC(), Runs: 1}
 		case before.Status == st:
-			return &Entry{Status: st, Since: before.Since, Runs: before.Runs + 1}
+			return &Entry{Status: st, Since: before.Since, Runs: before.Runs + 1, Previous: before.Previous}
 		}
 		transitions = append(transitions, probe.Transition{
 			Service: service, Endpoint: endpoint, From: before.Status, To: st,
 			Since: before.Since, Runs: before.Runs, Reason: reason,
 		})
-		return &Entry{Status: st, Since: at.UTC(), Runs: 1}
+		was := before.Status
+		return &Entry{Status: st, Since: at.UTC(), Runs: 1, Previous: &was}
 	}
 	for i := range rep.Services {
 		s := &rep.Services[i]
@@ -318,4 +326,41 @@ func Advance(prev *State, rep *probe.Report) (*State, []probe.Transition) {
 		next.Services[name] = e
 	}
 	return next, transitions
+}
+
+// Annotate writes into the report, for every service and endpoint the state
+// knows and this round judged, since when its status holds (see
+// probe.Span). A status judged unknown has no span: the state keeps the
+// one before it.
+func Annotate(st *State, rep *probe.Report) {
+	if st == nil {
+		return
+	}
+	span := func(e *Entry, status probe.Status) probe.Span {
+		if e == nil || e.Status != status {
+			return probe.Span{}
+		}
+		sp := probe.Span{Since: e.Since, Runs: e.Runs, Known: true}
+		if e.Previous != nil {
+			sp.Previous, sp.Changed = *e.Previous, true
+		}
+		return sp
+	}
+	for i := range rep.Services {
+		s := &rep.Services[i]
+		if s.Service == nil {
+			continue
+		}
+		e := st.Services[s.Service.Name]
+		s.Span = span(e, s.Status)
+		if e == nil {
+			continue
+		}
+		for j := range s.Endpoints {
+			ep := &s.Endpoints[j]
+			if ep.Endpoint != nil {
+				ep.Span = span(e.Endpoints[ep.Endpoint.Name], ep.Status)
+			}
+		}
+	}
 }
