@@ -3,6 +3,7 @@ module github.com/msgprobe/msgprobe
 go 1.24
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/fatih/color v1.18.0
 	github.com/mattn/go-isatty v0.0.20
 	github.com/prometheus/client_golang v1.23.2
