@@ -10,12 +10,17 @@ var protocols = []*Protocol{
 	&tlsProtocol,
 	&httpProtocol,
 	&httpsProtocol,
+	&matrixDeliverProtocol,
+	&matrixDeliverHTTPProtocol,
+	&telegramBotProtocol,
+	&telegramBotHTTPProtocol,
 }
 
 var blocks = []*Block{
 	&expectBlock,
 	&httpBlock,
 	&tlsBlock,
+	&deliverBlock,
 }
 
 var expectKeys = []*ExpectKey{
