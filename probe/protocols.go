@@ -10,6 +10,7 @@ var protocols = []*Protocol{
 	&tlsProtocol,
 	&httpProtocol,
 	&httpsProtocol,
+	&signalProtocol,
 	&matrixDeliverProtocol,
 	&matrixDeliverHTTPProtocol,
 	&telegramBotProtocol,
@@ -20,6 +21,7 @@ var blocks = []*Block{
 	&expectBlock,
 	&httpBlock,
 	&tlsBlock,
+	&signalBlock,
 	&deliverBlock,
 }
 

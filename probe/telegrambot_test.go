@@ -142,3 +142,46 @@ func TestTelegramBotFailures(t *testing.T) {
 		})
 	}
 }
+
+func TestBotParsers(t *testing.T) {
+	a, err := parseBotAnswer([]byte(`{"ok":true,"result":{"message_id":5,"chat":{"id":-1001234},"text":"hi"}}`))
+	if err != nil || !a.OK {
+		t.Fatalf("%+v %v", a, err)
+	}
+	m, err := parseBotMessage(a.Result)
+	if err != nil || m.MessageID != 5 || !m.sameChat("-1001234") || m.sameChat("-1") || m.Text != "hi" {
+		t.Errorf("message %+v %v", m, err)
+	}
+	if !(botMessage{Chat: struct {
+		ID       int64  `json:"id"`
+		Username string `json:"username"`
+	}{Username: "Probes"}}).sameChat("@probes") {
+		t.Error("a channel's username does not match its @name")
+	}
+	for _, bad := range []string{`{}`, `[]`, `nope`, `{"ok":false}`} {
+		if _, err := parseBotAnswer([]byte(bad)); err == nil {
+			t.Errorf("%s parsed", bad)
+		}
+	}
+	if _, err := parseBotMessage([]byte(`true`)); err == nil {
+		t.Error("true parsed as a Message")
+	}
+}
+
+// FuzzBotAnswer feeds the Bot API parsers what a hostile server could
+// answer: no panic.
+func FuzzBotAnswer(f *testing.F) {
+	f.Add([]byte(`{"ok":true,"result":{"message_id":5,"chat":{"id":-1001234,"type":"supergroup"},"date":1,"text":"msgprobe probe"}}`))
+	f.Add([]byte(`{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 5","parameters":{"retry_after":5}}`))
+	f.Add([]byte(`{"ok":true,"result":true}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := parseBotAnswer(b)
+		if err == nil {
+			if m, err := parseBotMessage(a.Result); err == nil {
+				_ = m.sameChat("-1001234")
+				_ = m.sameChat("@probes")
+			}
+		}
+		_, _ = parseBotMessage(b)
+	})
+}

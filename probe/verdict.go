@@ -439,9 +439,8 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 type causeGroup struct {
 	cause string
 	names []string
-	// sentence is true for a protocol's own one-line reason ("sent
-	// 09:38:02, not delivered within 10s"), which follows the names after
-	// a colon rather than as a word or three.
+	// sentence: the cause is a prober's own sentence ("connected, no
+	// WhatsApp handshake reply in 5s"), which reads after a colon.
 	sentence bool
 }
 
@@ -464,7 +463,8 @@ func causeGroups(bad []*EndpointResult) []causeGroup {
 }
 
 // failingSummary names the failing endpoints of a function with their
-// causes: "e1–e4 refused, e5 timed out at connect".
+// causes: "e1–e4 refused, e5 timed out at connect", "chat: connected, no
+// WhatsApp handshake reply in 5s".
 func failingSummary(bad []*EndpointResult) string {
 	const most = 2
 	groups := causeGroups(bad)
