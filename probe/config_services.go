@@ -137,7 +137,8 @@ func (l *loader) functions(n *yaml.Node, svc *Service) map[string]Function {
 		}
 		count := 0
 		for _, ep := range svc.Endpoints {
-			if ep.Role == role {
+			// Delivery endpoints judge with messaging (verdict.go).
+			if ep.Role == role || role == "messaging" && ep.Role == RoleDelivery {
 				count++
 			}
 		}
