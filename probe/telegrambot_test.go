@@ -185,3 +185,45 @@ func FuzzBotAnswer(f *testing.F) {
 		_, _ = parseBotMessage(b)
 	})
 }
+
+// telegram+bot:// speaks TLS on the project's dial: verified against the
+// tls block's roots, timed and classed at tls like every other prober.
+func TestTelegramBotOverTLS(t *testing.T) {
+	ca, other := fixture.NewCA(t), fixture.NewCA(t)
+	load := func(addr string) *Config {
+		t.Helper()
+		doc := "version: 1\nservices:\n  - name: Telegram\n    endpoints:\n      - name: bot\n        target: telegram+bot://" + addr + "\n" +
+			"        deliver: {token: \"${BOT_TOKEN}\", chat_id: \"-1001234\", within: 1s}\n        timeout: 2s\n        tls:\n          ca_pem: |\n"
+		for _, line := range strings.Split(strings.TrimSpace(string(ca.PEM())), "\n") {
+			doc += "            " + line + "\n"
+		}
+		cfg, err := loadDeliver(t, doc, map[string]string{"BOT_TOKEN": testBotToken})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	bot := fixture.StartTelegramBotTLS(t, ca.Valid("127.0.0.1"), testBotToken, "-1001234", fixture.TelegramHealthy)
+	res := onlyEndpoint(t, runConfig(t, load(strings.TrimPrefix(bot.URL, "https://"))))
+	if res.Status != Up {
+		t.Fatalf("status %v: %s", res.Status, res.Reason)
+	}
+	a := res.Attempts[0]
+	if a.TLS == nil || !a.TLS.Verified || a.Timings.TLS <= 0 || a.Timings.Connect <= 0 || a.RemoteAddr == "" {
+		t.Errorf("TLS %+v, timings %+v, remote %q", a.TLS, a.Timings, a.RemoteAddr)
+	}
+
+	impostor := fixture.StartTelegramBotTLS(t, other.Valid("127.0.0.1"), testBotToken, "-1001234", fixture.TelegramHealthy)
+	res = onlyEndpoint(t, runConfig(t, load(strings.TrimPrefix(impostor.URL, "https://"))))
+	wantFailure(t, res.Attempts[0], ClassTLSCertUntrusted, PhaseTLS)
+	if impostor.Calls("getMe") != 0 {
+		t.Error("the token went to a server whose certificate was refused")
+	}
+
+	start := time.Now()
+	res = onlyEndpoint(t, runConfig(t, load(fixture.SilentTLS(t))))
+	wantFailure(t, res.Attempts[0], ClassTimeout, PhaseTLS)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("a silent server took %v with a 2s timeout", took)
+	}
+}
