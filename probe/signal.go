@@ -86,7 +86,7 @@ var signalProtocol = Protocol{
 		}
 	},
 	Phases:  []Phase{PhaseDNS, PhaseConnect, PhaseTLS, PhaseUpgrade, PhaseDialogue},
-	Classes: []ClassInfo{{Class: ClassWSUpgrade, Short: "no WebSocket upgrade"}},
+	Classes: []ClassInfo{{Class: ClassWSUpgrade, Short: "no WebSocket upgrade", SelfDescribed: true}},
 	Probe:   probeSignal,
 	Notes: func(ep *Endpoint) []string {
 		o := optionsOf[signalOptions](ep, "signal")

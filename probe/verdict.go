@@ -439,8 +439,7 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 type causeGroup struct {
 	cause string
 	names []string
-	// sentence: the cause is a prober's own sentence ("connected, no
-	// WhatsApp handshake reply in 5s"), which reads after a colon.
+	// sentence is true when cause is a protocol's own sentence.
 	sentence bool
 }
 
@@ -463,8 +462,7 @@ func causeGroups(bad []*EndpointResult) []causeGroup {
 }
 
 // failingSummary names the failing endpoints of a function with their
-// causes: "e1–e4 refused, e5 timed out at connect", "chat: connected, no
-// WhatsApp handshake reply in 5s".
+// causes: "e1–e4 refused, e5 timed out at connect".
 func failingSummary(bad []*EndpointResult) string {
 	const most = 2
 	groups := causeGroups(bad)
@@ -476,6 +474,8 @@ func failingSummary(bad []*EndpointResult) string {
 		}
 		sep := " "
 		if g.sentence {
+			// A protocol's own sentence reads after a colon: "chat:
+			// connected, no WhatsApp handshake reply in 5s".
 			sep = ": "
 		}
 		parts = append(parts, compressNames(g.names)+sep+g.cause)

@@ -423,10 +423,14 @@ func wsErrorText(err error) string {
 // marking a cut: a reason line never carries a whole answer.
 func shortQuote(b []byte) string {
 	if len(b) > shortPrefix {
-		return fmt.Sprintf("%q…", b[:shortPrefix])
+		return quoteText(b[:shortPrefix]) + "…"
 	}
-	return fmt.Sprintf("%q", b)
+	return quoteText(b)
 }
+
+// quoteText quotes a server's text in backquotes when it can be read so,
+// which keeps JSON legible (`{"op":9}`), and Go-quoted otherwise.
+func quoteText(b []byte) string { return fmt.Sprintf("%#q", b) }
 
 // formatTimeout writes a timeout the way a config says it: "5s", "1.5s",
 // "500ms".

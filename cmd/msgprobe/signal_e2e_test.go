@@ -69,7 +69,10 @@ services:
 				if e.Status != "up" {
 					t.Errorf("%s/%s: %s %q, want up", s.Name, e.Name, e.Status, e.Reason)
 				}
-				if s.Name == "Good" && (e.TLS == nil || e.Phases["upgrade"] <= 0 || e.Phases["dialogue"] <= 0) {
+				// The provisioning address may be read before its dialogue's
+				// clock shows a tenth of a millisecond: present is enough.
+				_, dialogue := e.Phases["dialogue"]
+				if s.Name == "Good" && (e.TLS == nil || e.Phases["upgrade"] <= 0 || !dialogue) {
 					t.Errorf("Good/%s: TLS %v, phases %v: want upgrade and dialogue timed", e.Name, e.TLS, e.Phases)
 				}
 			case s.Name == "Silent":
