@@ -70,7 +70,13 @@ services:
 			}
 		}
 	}
-	r := msgprobe(t, dir, "", "check", "-c", "delivery.yaml", "-f", "json")
+	// --samples is for connect probes: a delivery endpoint still sends
+	// one message.
+	before := good.Calls("sendMessage")
+	r := msgprobe(t, dir, "", "check", "-c", "delivery.yaml", "-f", "json", "--samples", "3")
+	if n := good.Calls("sendMessage") - before; n != 1 {
+		t.Errorf("--samples 3 sent %d messages, want 1", n)
+	}
 	for _, want := range []string{`"class": "send_refused"`, `"class": "auth_failed"`, "[secret]", `"roundtrip_ms"`} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("the JSON report does not hold %s:\n%s", want, r.stdout)
