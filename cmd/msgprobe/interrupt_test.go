@@ -24,20 +24,22 @@ func TestInterruptReportsWhatWasMeasured(t *testing.T) {
 		arrived <- struct{}{}
 		<-r.Context().Done()
 	})
+	// One worker, Quick first: when the stuck server sees its request,
+	// Quick's attempt has finished, however loaded the machine.
 	writeFile(t, dir, "c.yaml", fmt.Sprintf(`version: 1
 defaults: {timeout: 60s, samples: 1}
 services:
-  - name: Stuck
-    endpoints:
-      - target: %s/
   - name: Quick
     endpoints:
       - target: tcp://%s
-`, fixture.HTTPServer(t, stuck, nil), fixture.TCPListener(t)))
+  - name: Stuck
+    endpoints:
+      - target: %s/
+`, fixture.TCPListener(t), fixture.HTTPServer(t, stuck, nil)))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "check", "-c", "c.yaml", "-f", "json")
+	cmd := exec.CommandContext(ctx, binary, "check", "-c", "c.yaml", "-f", "json", "--concurrency", "1")
 	cmd.Dir = dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -60,12 +62,12 @@ services:
 		t.Fatalf("exit %v, want 2 (the stuck service is down)\nstderr: %s", err, errb.String())
 	}
 	rep := decodeReport(t, out.String())
-	stuckEp := rep.Services[0].Endpoints[0]
+	stuckEp := rep.Services[1].Endpoints[0]
 	if stuckEp.Status != "down" || stuckEp.Errors[0].Class != "canceled" || !strings.Contains(stuckEp.Reason, "interrupted") {
 		t.Errorf("stuck endpoint: %s %q %+v", stuckEp.Status, stuckEp.Reason, stuckEp.Errors)
 	}
-	if rep.Services[1].Status != "up" {
-		t.Errorf("quick service: %s", rep.Services[1].Status)
+	if rep.Services[0].Status != "up" {
+		t.Errorf("quick service: %s", rep.Services[0].Status)
 	}
 	if !strings.Contains(errb.String(), "msgprobe: interrupted") {
 		t.Errorf("stderr %q", errb.String())
