@@ -193,7 +193,7 @@ func finishDeliver(spec deliverSpec) func(l *loader, ep *Endpoint) {
 	return func(l *loader, ep *Endpoint) {
 		o, ok := ep.Options["deliver"].(*deliverOptions)
 		if !ok {
-			l.errorAt(ep.Pos, fmt.Sprintf("add deliver: {...} with the account to use, see examples/delivery.yaml"),
+			l.errorAt(ep.Pos, "add deliver: {...} with the account to use, see examples/delivery.yaml",
 				"%s:// endpoint has no deliver block", ep.Kind)
 			return
 		}

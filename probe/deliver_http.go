@@ -206,7 +206,7 @@ func (c *apiClient) do(ctx context.Context, phase Phase, method, path string, he
 	}
 	if int64(len(b)) > limit {
 		return apiAnswer{}, &Failure{Class: ClassProtocol, Phase: phase,
-			Err: fmt.Errorf("answer over %s", formatBytes(limit))}
+			Err: fmt.Errorf("answer over %s", formatSize(limit))}
 	}
 	return apiAnswer{Status: resp.StatusCode, Body: b}, nil
 }
@@ -236,17 +236,6 @@ func (c *apiClient) failure(ctx context.Context, err error, phase Phase) *Failur
 		err = ue.Err
 	}
 	return scrub(classify(ctx, err, phase), c.secrets)
-}
-
-// formatBytes writes a size cap: "1 MiB", "64 KiB".
-func formatBytes(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // serverWords is at most a line of what a server said, credentials cut

@@ -117,7 +117,6 @@ type matrixSession struct {
 // the session, or the login's refusal. Attempts at one endpoint run one
 // after another, so it needs no lock.
 type matrixProber struct {
-	ep       *Endpoint
 	o        *deliverOptions
 	session  *matrixSession
 	refused  *Failure // the login was refused: never asked again this run
@@ -125,7 +124,7 @@ type matrixProber struct {
 }
 
 func newMatrixProber(ep *Endpoint) ProbeFunc {
-	p := &matrixProber{ep: ep, o: deliverOf(ep)}
+	p := &matrixProber{o: deliverOf(ep)}
 	return p.probe
 }
 

@@ -114,7 +114,7 @@ func parseMatrixSync(b []byte, room, event string) (next string, seen bool, err 
 // decodeCapped unmarshals a JSON object of at most limit bytes.
 func decodeCapped(b []byte, limit int, v any) error {
 	if len(b) > limit {
-		return fmt.Errorf("%w: answer over %s", errMatrixAnswer, formatBytes(int64(limit)))
+		return fmt.Errorf("%w: answer over %s", errMatrixAnswer, formatSize(int64(limit)))
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		var se *json.SyntaxError

@@ -133,7 +133,7 @@ var errBotAnswer = errors.New("not a Bot API answer")
 func parseBotAnswer(b []byte) (botAnswer, error) {
 	var a botAnswer
 	if len(b) > maxBotAnswer {
-		return a, fmt.Errorf("%w: answer over %s", errBotAnswer, formatBytes(maxBotAnswer))
+		return a, fmt.Errorf("%w: answer over %s", errBotAnswer, formatSize(maxBotAnswer))
 	}
 	if err := json.Unmarshal(b, &a); err != nil {
 		return botAnswer{}, fmt.Errorf("%w: invalid JSON", errBotAnswer)
@@ -148,7 +148,7 @@ func parseBotAnswer(b []byte) (botAnswer, error) {
 func parseBotMessage(raw json.RawMessage) (botMessage, error) {
 	var m botMessage
 	if len(raw) > maxBotAnswer {
-		return m, fmt.Errorf("%w: message over %s", errBotAnswer, formatBytes(maxBotAnswer))
+		return m, fmt.Errorf("%w: message over %s", errBotAnswer, formatSize(maxBotAnswer))
 	}
 	if err := json.Unmarshal(raw, &m); err != nil || m.MessageID == 0 {
 		return botMessage{}, fmt.Errorf("%w: result is not a Message", errBotAnswer)
