@@ -221,6 +221,10 @@ func finishDeliver(spec deliverSpec) func(l *loader, ep *Endpoint) {
 			o.Within = DefaultDeliverWithin
 		}
 		applyOnceSettings(ep, o.Within)
+		if ep.SetBy.DegradedLatency.Level == LevelEndpoint && ep.DegradedLatency >= ep.Timeout {
+			l.errorAt(ep.SetBy.DegradedLatency.Pos, "", "degraded_latency %s is not below the endpoint's timeout %s",
+				durationText(ep.DegradedLatency), durationText(ep.Timeout))
+		}
 		if ep.Timeout <= o.Within {
 			at := o.keys["within"]
 			if at == nil {

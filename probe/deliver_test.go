@@ -69,6 +69,10 @@ services:
         timeout: 30s
         role: messaging
         deliver: {access_token: "${T}", room: "!r:example.org", within: 20s}
+      - name: slow-ok
+        target: matrix+deliver://matrix.example.org
+        degraded_latency: 8s
+        deliver: {access_token: "${T}", room: "!r:example.org"}
 `, map[string]string{"T": testSecret})
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +80,12 @@ services:
 	ep := cfg.Services[0].Endpoints[0]
 	if ep.Samples != 2 || ep.Timeout != 30*time.Second || deliverOf(ep).Within != 20*time.Second || ep.Role != "messaging" {
 		t.Errorf("samples %d, timeout %v, within %v, role %q", ep.Samples, ep.Timeout, deliverOf(ep).Within, ep.Role)
+	}
+	// A degraded_latency above the built-in 5s timeout is fine: a delivery
+	// endpoint's own timeout is within + 10s.
+	ep = cfg.Services[0].Endpoints[1]
+	if ep.DegradedLatency != 8*time.Second || ep.Timeout != 20*time.Second {
+		t.Errorf("degraded %v, timeout %v", ep.DegradedLatency, ep.Timeout)
 	}
 }
 
@@ -101,6 +111,8 @@ func TestDeliverConfigErrors(t *testing.T) {
 			"deliver.room does not apply to telegram+bot:// targets"},
 		{"within not below timeout", `{target: "telegram+bot://api.telegram.org", timeout: 5s, deliver: {token: "${T}", chat_id: "1"}}`,
 			"deliver.within 10s is not below the endpoint's timeout 5s"},
+		{"degraded not below timeout", `{target: "telegram+bot://api.telegram.org", degraded_latency: 30s, deliver: {token: "${T}", chat_id: "1"}}`,
+			"degraded_latency 30s is not below the endpoint's timeout 20s"},
 		{"no chat", `{target: "telegram+bot://api.telegram.org", deliver: {token: "${T}"}}`, "deliver has no chat_id"},
 		{"bad chat", `{target: "telegram+bot://api.telegram.org", deliver: {token: "${T}", chat_id: "my group"}}`, "is not a chat id"},
 		{"token in target", `{target: "telegram+bot://api.telegram.org/bot123:abc", deliver: {token: "${T}", chat_id: "1"}}`,

@@ -119,6 +119,7 @@ services:
       - {name: client-api, target: "tcp://%[1]s", role: messaging}
       - name: roundtrip
         target: matrix+deliver+http://%[1]s
+        degraded_latency: 10s
         deliver: {access_token: "${MATRIX_TOKEN}", room: "%[2]s", within: 2s}
 `, strings.TrimPrefix(d.URL, "http://"), d.Room))
 	r := msgprobe(t, dir, "", "check", "-c", "matrix.yaml", "-f", "json")
