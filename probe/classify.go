@@ -103,6 +103,10 @@ func classOf(err error, phase Phase) Class {
 		// No query got through. Where the cause is this machine's network,
 		// the class says so, as it would for a connect; a resolver host that
 		// refuses the query is reached, and only DNS is broken.
+		switch {
+		case isLocalResource(ru.errno):
+			return ClassLocalResource
+		}
 		switch ru.errno {
 		case syscall.ENETUNREACH, syscall.ENETDOWN:
 			return ClassNetworkUnreachable
@@ -120,9 +124,9 @@ func classOf(err error, phase Phase) Class {
 		}
 		return ClassDNSError
 	}
+	var errno syscall.Errno
 	switch {
-	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE),
-		errors.Is(err, syscall.ENOBUFS), errors.Is(err, syscall.EADDRNOTAVAIL):
+	case errors.As(err, &errno) && isLocalResource(errno):
 		// This machine ran out of descriptors, buffers or ports: nothing
 		// was learnt about the endpoint, and saying "unreachable" would
 		// blame the network for a local limit.
@@ -138,6 +142,10 @@ func classOf(err error, phase Phase) Class {
 	}
 	if invalid := (x509.CertificateInvalidError{}); errors.As(err, &invalid) {
 		if invalid.Reason == x509.Expired {
+			// x509 says "expired" for both ends of the validity period.
+			if invalid.Cert != nil && time.Now().Before(invalid.Cert.NotBefore) {
+				return ClassTLSCertNotYetValid
+			}
 			return ClassTLSCertExpired
 		}
 		return ClassTLSCertUntrusted
@@ -166,6 +174,17 @@ func classOf(err error, phase Phase) Class {
 	}
 	// After the handshake the peer spoke, but not the protocol we expect.
 	return ClassProtocol
+}
+
+// isLocalResource reports whether errno says this machine ran out of
+// descriptors (per process or system-wide), socket buffers or ephemeral
+// ports.
+func isLocalResource(errno syscall.Errno) bool {
+	switch errno {
+	case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.EADDRNOTAVAIL:
+		return true
+	}
+	return false
 }
 
 func isUntrusted(err error) bool {
@@ -202,6 +221,10 @@ func isTLSError(err error) bool {
 // standard library wraps around the cause, without x509's time of check.
 func messageOf(err error) string {
 	if ru := (*resolverUnreachableError)(nil); errors.As(err, &ru) {
+		if classOf(err, PhaseDNS) == ClassLocalResource {
+			// The resolver was never asked: the lack is this machine's.
+			return "no query sent: " + ru.errno.Error()
+		}
 		return ru.Error()
 	}
 	if dnsErr := (*net.DNSError)(nil); errors.As(err, &dnsErr) {

@@ -172,8 +172,9 @@ type loader struct {
 	tlsFields map[*Endpoint]map[string]keyVal
 	// reg is the protocol registry, held here so that the decoders in the
 	// registry's own tables can reach it.
-	reg    *registry
-	visits int // mappings read, aliases and merges included
+	reg     *registry
+	visits  int  // mappings read, aliases and merges included
+	aliased bool // a document uses YAML aliases
 }
 
 // use makes f the document that positions and relative paths refer to.

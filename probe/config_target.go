@@ -46,11 +46,23 @@ func (l *loader) target(n *yaml.Node, t string, ep *Endpoint) {
 		l.errorf(n, hint, "unknown scheme %q in target", scheme)
 		return
 	}
+	if rest := t[len(scheme)+3:]; misplacedUserinfo(rest) {
+		l.errorf(n, "percent-encode them in a user name or password: / as %2F, ? as %3F, # as %23, @ as %40",
+			"target's user name or password holds an unencoded /, ? or #, so its host would be taken from it")
+		return
+	}
 	u, err := url.Parse(t)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
+		}
+		if strings.Contains(t, "@") {
+			// url's messages quote the part that failed, which may be
+			// the password's.
+			l.errorf(n, "percent-encode a user name or password: / as %2F, ? as %3F, # as %23, @ as %40, : as %3A",
+				"invalid target: its user name or password does not parse")
+			return
 		}
 		l.errorf(n, "", "invalid target: %v", err)
 		return
@@ -73,10 +85,16 @@ func (l *loader) target(n *yaml.Node, t string, ep *Endpoint) {
 		return
 	}
 	ep.URL = u
-	ep.Target = u.Redacted()
-	if u.User == nil {
-		// keep the target as written (url.URL.String may re-escape it)
-		ep.Target = t
+	// What is shown of the target, in every output and as the default
+	// name (a label in Prometheus, a key of the state): secrets masked,
+	// otherwise as written (url.URL.String may re-escape it).
+	ep.Target = t
+	shown := u
+	if proto.OwnQuery && u.User == nil && u.Fragment == "" {
+		shown = nil // nothing of the service's to hide
+	}
+	if shown != nil && hasSecrets(shown) {
+		ep.Target = MaskURL(shown)
 	}
 }
 

@@ -35,6 +35,9 @@ func (l *loader) parse(data []byte) *yaml.Node {
 	} else if !errors.Is(err, io.EOF) {
 		l.yamlError(err, data)
 	}
+	if hasAlias(&doc) {
+		l.aliased = true
+	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode {
 		if len(root.Content) == 0 {
@@ -118,6 +121,20 @@ func yamlProblem(data []byte) string {
 	return strings.TrimPrefix(err.Error(), "yaml: ")
 }
 
+// hasAlias reports whether the tree under n holds an alias; the tree is
+// walked as written, aliases not followed, so this costs one look per node.
+func hasAlias(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAlias(c) {
+			return true
+		}
+	}
+	return false
+}
+
 // resolveAlias follows aliases to the node they name.
 func resolveAlias(n *yaml.Node) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
@@ -195,7 +212,13 @@ func (l *loader) collect(n *yaml.Node, s keySchema, out, merged map[string]keyVa
 	l.visits++
 	if l.visits > maxVisits {
 		if l.visits == maxVisits+1 {
-			l.errorf(n, "use fewer aliases", "configuration expands to more than %d mappings", maxVisits)
+			// The hint names aliases only where they are used: a large
+			// configuration without any is split into files instead.
+			hint := "split it into several files, each probed by a run of its own"
+			if l.aliased {
+				hint = "use fewer aliases"
+			}
+			l.errorf(n, hint, "configuration expands to more than %d mappings", maxVisits)
 		}
 		return
 	}

@@ -1,12 +1,14 @@
 package probe
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
+	"syscall"
 )
 
 // Diagnosis is one classification of a whole run: whose fault it is when
@@ -19,6 +21,10 @@ type Diagnosis struct {
 
 // The diagnosis codes, in the order the rules are tried.
 const (
+	// DiagLocalResource: attempts failed because this machine ran out of
+	// file descriptors, socket buffers or ephemeral ports; the endpoints
+	// concerned, and their services, are not judged.
+	DiagLocalResource = "local_resource"
 	// DiagLocalNetwork: every control failed, the machine running msgprobe
 	// cannot reach the Internet; services are not judged.
 	DiagLocalNetwork = "local_network"
@@ -44,6 +50,7 @@ type diagnosisRule func(rep *Report) (Diagnosis, bool)
 // diagnosisRules in priority order: what is wrong with this machine's
 // network explains the rest, so it is named first.
 var diagnosisRules = []diagnosisRule{
+	diagnoseLocalResource,
 	diagnoseLocalNetwork,
 	diagnoseLocalDNS,
 	diagnoseIntercepted,
@@ -63,6 +70,61 @@ func Diagnose(rep *Report) Diagnosis {
 		}
 	}
 	return diagnoseOK(rep)
+}
+
+// diagnoseLocalResource fires when any attempt, at a control or a service,
+// failed for lack of something on this machine: nothing else can be said of
+// a run whose probes could not be made, and the fix is here, not there.
+func diagnoseLocalResource(rep *Report) (Diagnosis, bool) {
+	starved, total := 0, 0
+	var errno syscall.Errno
+	var msg string
+	count := func(e *EndpointResult) {
+		total++
+		hit := false
+		for i := range e.Attempts {
+			f := e.Attempts[i].Failure
+			if f == nil || f.Class != ClassLocalResource {
+				continue
+			}
+			hit = true
+			if msg == "" {
+				msg = f.Error()
+				if errors.As(f, &errno) {
+					msg = errno.Error()
+				}
+			}
+		}
+		if hit {
+			starved++
+		}
+	}
+	for i := range rep.Controls {
+		count(&rep.Controls[i])
+	}
+	for i := range rep.Services {
+		for j := range rep.Services[i].Endpoints {
+			count(&rep.Services[i].Endpoints[j])
+		}
+	}
+	if starved == 0 {
+		return Diagnosis{}, false
+	}
+	what, fix := "local resources", "lower --concurrency"
+	switch errno {
+	case syscall.EMFILE, syscall.ENFILE:
+		what, fix = "file descriptors", "lower --concurrency or raise ulimit -n"
+	case syscall.EADDRNOTAVAIL:
+		what, fix = "ephemeral ports", "lower --concurrency or widen net.ipv4.ip_local_port_range"
+	case syscall.ENOBUFS:
+		what = "socket buffers"
+	}
+	effort := ""
+	if rep.BackedOffTo > 0 {
+		effort = fmt.Sprintf(", even at %d at once", rep.BackedOffTo)
+	}
+	return Diagnosis{DiagLocalResource, fmt.Sprintf("this machine ran out of %s (%s): %d of %d endpoints not judged%s; %s",
+		what, msg, starved, total, effort, fix)}, true
 }
 
 // diagnoseLocalNetwork fires when every control is down, unless a control
@@ -313,17 +375,17 @@ func interception(e *EndpointResult) string {
 
 // redirectOf is where an HTTP answer sent the client: the Location of a
 // redirect that was not followed, or the URL that followed redirects ended
-// at; "" when the answer is the target's own. A password in it is redacted,
-// as in every other URL msgprobe shows.
+// at; "" when the answer is the target's own. Its secrets (password, token,
+// query values) are masked, as in every other URL msgprobe shows.
 func redirectOf(resp *http.Response) string {
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		if u, err := resp.Location(); err == nil {
-			return u.Redacted()
+			return MaskURL(u)
 		}
 		return ""
 	}
 	if resp.Request != nil && resp.Request.Response != nil && resp.Request.URL != nil {
-		return resp.Request.URL.Redacted()
+		return MaskURL(resp.Request.URL)
 	}
 	return ""
 }

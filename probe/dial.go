@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -155,6 +156,7 @@ func connect(ctx context.Context, network string, addrs []netip.Addr, port strin
 type boundConn struct {
 	net.Conn
 	stop func() bool
+	read atomic.Int64 // bytes read so far
 
 	mu  sync.Mutex
 	err error
@@ -170,9 +172,13 @@ func bind(ctx context.Context, conn net.Conn) *boundConn {
 
 func (c *boundConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
+	c.read.Add(int64(n))
 	c.remember(err)
 	return n, err
 }
+
+// bytesRead is how much was read from the connection so far.
+func (c *boundConn) bytesRead() int64 { return c.read.Load() }
 
 func (c *boundConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)

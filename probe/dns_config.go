@@ -31,8 +31,9 @@ var dnsProtocol = Protocol{
 		{Class: ClassDNSNoAnswer, Short: "no DNS records", SelfDescribed: true},
 		{Class: ClassDNSAnswer, Short: "unexpected DNS answer", SelfDescribed: true},
 	},
-	Probe: probeDNS,
-	Notes: dnsNotes,
+	Probe:    probeDNS,
+	Notes:    dnsNotes,
+	OwnQuery: true,
 }
 
 // dnsBlock is where a dns:// endpoint keeps its query and expectations in

@@ -22,6 +22,11 @@ const (
 	maxBody = 1 << 20
 	// maxRedirects bounds how many redirects follow_redirects follows.
 	maxRedirects = 10
+	// DefaultMaxHeaderBytes bounds the status line and headers of a
+	// response. No messaging endpoint needs more than a few KiB; net/http's
+	// own bound (10 MiB, held in parsed form several times over) let a
+	// server that streams headers cost 35-45 MB per endpoint probed.
+	DefaultMaxHeaderBytes = 64 << 10
 )
 
 var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", maxRedirects)
@@ -89,7 +94,8 @@ func newHTTPProber(ep *Endpoint) *httpProber {
 		// HTTP/1.1 only: a fresh HTTP/2 connection costs the same dns,
 		// connect and tls, and one request on it shows nothing more, while
 		// the trace of an HTTP/1.1 request maps one to one on our phases.
-		ForceAttemptHTTP2: false,
+		ForceAttemptHTTP2:      false,
+		MaxResponseHeaderBytes: maxHeaderBytes(ep),
 	}
 	follow := ep.HTTP.FollowRedirects
 	p.client = &http.Client{
@@ -105,6 +111,14 @@ func newHTTPProber(ep *Endpoint) *httpProber {
 		},
 	}
 	return p
+}
+
+// maxHeaderBytes is the bound on ep's response heads.
+func maxHeaderBytes(ep *Endpoint) int64 {
+	if ep.HTTP.MaxHeaderBytes > 0 {
+		return ep.HTTP.MaxHeaderBytes
+	}
+	return DefaultMaxHeaderBytes
 }
 
 // attemptKey carries an attempt's *httpTrace in its request's context, which
@@ -145,7 +159,7 @@ func (p *httpProber) probe(ctx context.Context, ep *Endpoint, opt *Options) (a A
 		a.Failure = &Failure{Class: ClassProtocol, Phase: PhaseRequest, Err: p.reqErr}
 		return a
 	}
-	tr := &httpTrace{https: ep.Kind == KindHTTPS, ctx: ctx, opt: opt}
+	tr := &httpTrace{https: ep.Kind == KindHTTPS, ctx: ctx, opt: opt, maxHead: maxHeaderBytes(ep)}
 	req := p.req.WithContext(httptrace.WithClientTrace(context.WithValue(ctx, attemptKey{}, tr), tr.hooks()))
 
 	// The endpoint is dialed here, not by the transport, so that dns and
@@ -198,10 +212,10 @@ func (p *httpProber) probe(ctx context.Context, ep *Endpoint, opt *Options) (a A
 			a.Failure = classify(ctx, err, PhaseBody)
 		case !found && complete:
 			a.Failure = &Failure{Class: ClassHTTPBody, Phase: PhaseBody,
-				Err: fmt.Errorf("body does not contain %q", want)}
+				Err: fmt.Errorf("body does not contain the expected text (%s)", MaskText(want))}
 		case !found:
 			a.Failure = &Failure{Class: ClassHTTPBody, Phase: PhaseBody,
-				Err: fmt.Errorf("body does not contain %q in first 1 MiB", want)}
+				Err: fmt.Errorf("body does not contain the expected text (%s) in first 1 MiB", MaskText(want))}
 		}
 	}
 	return a
@@ -263,23 +277,32 @@ func expectedStatus(e Expect) string {
 
 // bodyContains reads r until want shows up, the body ends (complete) or
 // maxBody bytes were read, whichever comes first; it stops as soon as want
-// is found, so a slow or endless body that has it does not fail.
+// is found, so a slow or endless body that has it does not fail. It holds
+// one chunk and the last len(want)-1 bytes before it, not what it read: an
+// endless body costs 32 KiB per attempt, not 1 MiB.
 func bodyContains(r io.Reader, want []byte) (found, complete bool, err error) {
-	limited := &io.LimitedReader{R: r, N: maxBody + 1}
-	var seen []byte
-	chunk := make([]byte, 32<<10)
+	limited := &io.LimitedReader{R: r, N: maxBody}
+	keep := len(want) - 1
+	buf := make([]byte, keep+32<<10)
+	held := 0 // bytes of the previous chunks at the start of buf
 	for {
-		n, err := limited.Read(chunk)
-		from := max(0, len(seen)-len(want)+1)
-		seen = append(seen, chunk[:n]...)
-		if len(seen) > maxBody {
-			seen = seen[:maxBody]
-		}
-		if bytes.Contains(seen[from:], want) {
+		n, err := limited.Read(buf[held:])
+		if bytes.Contains(buf[:held+n], want) {
 			return true, false, nil
 		}
+		held += n
+		if tail := min(held, keep); tail < held {
+			copy(buf, buf[held-tail:held])
+			held = tail
+		}
 		switch {
-		case len(seen) >= maxBody && limited.N <= 0:
+		case errors.Is(err, io.EOF) && limited.N <= 0:
+			// The bound, or a body of exactly maxBody bytes: one more
+			// read tells them apart.
+			var one [1]byte
+			if m, _ := r.Read(one[:]); m == 0 {
+				return false, true, nil
+			}
 			return false, false, nil
 		case errors.Is(err, io.EOF):
 			return false, true, nil
@@ -299,6 +322,8 @@ type httpTrace struct {
 	// under the transport's context.
 	ctx context.Context
 	opt *Options
+	// maxHead is the transport's bound on a response head.
+	maxHead int64
 
 	mu         sync.Mutex
 	hop        int
@@ -309,6 +334,9 @@ type httpTrace struct {
 	first      *boundConn // dialed before the request, until the transport takes it
 	conn       *boundConn // the current request's connection
 	dialFailed *Failure   // a redirect's dial failure
+	// headFrom is how much the current connection had read when the
+	// response head began: the TLS handshake's share.
+	headFrom int64
 }
 
 func (t *httpTrace) hooks() *httptrace.ClientTrace {
@@ -317,6 +345,7 @@ func (t *httpTrace) hooks() *httptrace.ClientTrace {
 			t.mu.Lock()
 			defer t.mu.Unlock()
 			t.hop++
+			t.headFrom = 0
 			switch {
 			case t.hop > 1:
 				t.phase = PhaseDNS
@@ -341,6 +370,9 @@ func (t *httpTrace) hooks() *httptrace.ClientTrace {
 				return
 			}
 			t.phase = PhaseRequest
+			if t.conn != nil {
+				t.headFrom = t.conn.bytesRead()
+			}
 			if t.hop == 1 && !t.tlsStart.IsZero() {
 				t.tls = time.Since(t.tlsStart)
 			}
@@ -412,7 +444,7 @@ func (t *httpTrace) failure(ctx context.Context, err error) *Failure {
 		return &Failure{Class: ClassHTTPStatus, Phase: PhaseHTTP, Err: errTooManyRedirects}
 	}
 	t.mu.Lock()
-	phase, conn, dialFailed := t.phase, t.conn, t.dialFailed
+	phase, conn, dialFailed, headFrom := t.phase, t.conn, t.dialFailed, t.headFrom
 	t.mu.Unlock()
 	// The transport reports its context's end rather than the dial's
 	// failure when both happen; the dial's says more.
@@ -426,6 +458,13 @@ func (t *httpTrace) failure(ctx context.Context, err error) *Failure {
 	if f.Class != ClassProtocol || conn == nil {
 		return f
 	}
+	if phase == PhaseHTTP && conn.bytesRead()-headFrom >= t.maxHead {
+		// The transport stopped reading at its bound and says so in words
+		// only; what was read says it for certain. (Over TLS, what was read
+		// is a little more than the head: records have overheads.)
+		return &Failure{Class: ClassProtocol, Phase: PhaseHTTP,
+			Err: &describedError{"response headers exceed " + byteSize(t.maxHead), err}}
+	}
 	// net/http words some failures of the connection its own way ("server
 	// closed idle connection"); what the connection met has a type.
 	if ioErr := conn.ioErr(); ioErr != nil {
@@ -434,4 +473,15 @@ func (t *httpTrace) failure(ctx context.Context, err error) *Failure {
 		}
 	}
 	return f
+}
+
+// byteSize writes a bound for a reason line: "64 KiB", "1 MiB", "1500 bytes".
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"golang.org/x/net/http/httpguts"
 	"gopkg.in/yaml.v3"
 
 	"fmt"
@@ -34,14 +35,37 @@ var expectStatus = ExpectKey{Name: "status", Decode: func(l *loader, q keyVal, e
 
 var expectBodyContains = ExpectKey{Name: "body_contains", Decode: func(l *loader, q keyVal, ep *Endpoint) {
 	if s, good := l.str(q.v, "expect.body_contains"); good {
-		if s == "" {
+		switch {
+		case s == "":
 			l.errorf(resolveAlias(q.v), "leave body_contains out to skip reading the body", "expect.body_contains is empty")
+		case len(s) > maxBody:
+			// Never found: no more of the body than this is read.
+			l.errorf(resolveAlias(q.v), "look for a shorter text", "expect.body_contains is %d bytes, longer than the %s of the body that is read", len(s), byteSize(maxBody))
 		}
 		ep.Expect.BodyContains = s
 	}
 }}
 
-var httpKeys = []string{"method", "headers", "follow_redirects"}
+// invalidHeaderByte is the index of the first byte of a header value that
+// net/http will not send (a control character other than tab, or DEL),
+// -1 when there is none.
+func invalidHeaderByte(v string) int {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < ' ' && b != '\t' || b == 0x7f {
+			return i
+		}
+	}
+	return -1
+}
+
+var httpKeys = []string{"method", "headers", "follow_redirects", "max_header_bytes"}
+
+// The bounds of http.max_header_bytes: a head smaller than 1 KiB is no
+// real server's, and one larger than 16 MiB is no limit.
+const (
+	minHeaderBytes = 1 << 10
+	maxHeaderLimit = 16 << 20
+)
 
 var httpBlock = Block{Name: "http", Keys: httpKeys, Decode: (*loader).httpOptions}
 
@@ -69,6 +93,16 @@ func (l *loader) httpOptions(n *yaml.Node, ep *Endpoint) {
 	}
 	if p, ok := f["headers"]; ok {
 		ep.HTTP.Headers = l.headers(p.v)
+	}
+	if p, ok := f["max_header_bytes"]; ok {
+		if n, good := l.integer(p.v, "http.max_header_bytes"); good {
+			if n < minHeaderBytes || n > maxHeaderLimit {
+				l.errorf(resolveAlias(p.v), fmt.Sprintf("the default is %d (64 KiB)", DefaultMaxHeaderBytes),
+					"http.max_header_bytes %d is out of range %d-%d", n, minHeaderBytes, maxHeaderLimit)
+			} else {
+				ep.HTTP.MaxHeaderBytes = int64(n)
+			}
+		}
 	}
 }
 
@@ -115,6 +149,20 @@ func (l *loader) headerMap(n *yaml.Node, field string) map[string]string {
 		}
 		if strings.ContainsAny(val, "\r\n\x00") {
 			l.errorf(v, "", "header %q has a line break or NUL in its value", k.Value)
+			continue
+		}
+		// What net/http refuses to send would fail every attempt and
+		// report the service down: it is caught here instead, with the
+		// rules net/http applies. The value may be a secret: the message
+		// says only which byte and where.
+		if !httpguts.ValidHeaderFieldValue(val) {
+			i := invalidHeaderByte(val)
+			l.errorf(v, "write it as text; control characters other than tab are not allowed in HTTP headers",
+				"header %q has a control character (byte 0x%02x at position %d) in its value", k.Value, val[max(i, 0)], i+1)
+			continue
+		}
+		if strings.EqualFold(k.Value, "Host") && !httpguts.ValidHostHeader(val) {
+			l.errorf(v, "write a host name or address, with an optional :port", "header %q is not a valid host", k.Value)
 			continue
 		}
 		out[k.Value] = val

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/msgprobe/msgprobe/internal/fixture"
@@ -118,7 +120,7 @@ func TestHTTPBodyContains(t *testing.T) {
 	ep.Expect.BodyContains = "Telegram"
 	a := runProbe(t, ep, nil, 10*time.Second)
 	wantFailure(t, a, ClassHTTPBody, PhaseBody)
-	if got := a.Failure.Error(); got != `body does not contain "Telegram"` {
+	if got := a.Failure.Error(); got != `body does not contain the expected text ("Tele…", 8 bytes)` {
 		t.Errorf("message %q", got)
 	}
 }
@@ -342,5 +344,85 @@ func TestHTTPProberFreshConnectionPerAttempt(t *testing.T) {
 	}
 	if got := conns.Load(); got != 3 {
 		t.Errorf("server saw %d connections for 3 attempts, want 3", got)
+	}
+}
+
+// A server that streams headers without end must not choose how much
+// msgprobe holds: the head is cut at its bound, in the http phase, with a
+// reason that names the bound, long before the attempt's timeout.
+func TestHTTPResponseHeadersAreBounded(t *testing.T) {
+	ca := fixture.NewCA(t)
+	cert := ca.Valid("127.0.0.1")
+	for _, tc := range []struct {
+		name, target string
+		cfg          *tls.Config
+	}{
+		{"http", "http://" + fixture.EndlessHeaders(t, nil) + "/", nil},
+		{"https", "https://" + fixture.EndlessHeaders(t, &cert) + "/", &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := runProbe(t, httpEndpoint(t, tc.target, tc.cfg), nil, 20*time.Second)
+			wantFailure(t, a, ClassProtocol, PhaseHTTP)
+			if got, want := a.Failure.Error(), "response headers exceed 64 KiB"; got != want {
+				t.Errorf("reason %q, want %q", got, want)
+			}
+			if a.Timings.Total > 5*time.Second {
+				t.Errorf("took %v to give up on the headers", a.Timings.Total)
+			}
+		})
+	}
+}
+
+// The bound is the endpoint's when it sets one, and a head within it passes.
+func TestHTTPResponseHeaderBoundIsConfigurable(t *testing.T) {
+	head := "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Big: " + strings.Repeat("b", 100<<10) + "\r\n\r\n"
+	addr := fixture.DripServer(t, []byte(head), 0)
+	ep := httpEndpoint(t, "http://"+addr+"/", nil)
+	a := runProbe(t, ep, nil, 10*time.Second)
+	wantFailure(t, a, ClassProtocol, PhaseHTTP)
+	if got, want := a.Failure.Error(), "response headers exceed 64 KiB"; got != want {
+		t.Errorf("reason %q, want %q", got, want)
+	}
+	ep = httpEndpoint(t, "http://"+addr+"/", nil)
+	ep.HTTP.MaxHeaderBytes = 256 << 10
+	wantOK(t, runProbe(t, ep, nil, 10*time.Second))
+}
+
+// bodyContains finds the text wherever the reads cut it, tells a body of
+// exactly the bound from a longer one, and holds far less than it reads.
+func TestBodyContains(t *testing.T) {
+	want := []byte("needle-in-the-body")
+	for _, tc := range []struct {
+		name            string
+		body            []byte
+		found, complete bool
+	}{
+		{"absent", bytes.Repeat([]byte("x"), 100<<10), false, true},
+		{"across reads", append(bytes.Repeat([]byte("x"), 32<<10-5), append(want, 'y')...), true, false},
+		{"at the very end", append(bytes.Repeat([]byte("x"), maxBody-len(want)), want...), true, false},
+		{"exactly the bound", bytes.Repeat([]byte("x"), maxBody), false, true},
+		{"past the bound", append(bytes.Repeat([]byte("x"), maxBody), want...), false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// One byte per read at the start, then large reads: the text
+			// must be found whatever the cuts.
+			r := iotest.HalfReader(bytes.NewReader(tc.body))
+			found, complete, err := bodyContains(r, want)
+			if err != nil || found != tc.found || complete != tc.complete {
+				t.Errorf("found %t complete %t err %v, want %t %t", found, complete, err, tc.found, tc.complete)
+			}
+		})
+	}
+}
+
+// A reason shows at most a short prefix of the expected text.
+func TestHTTPBodyReasonHidesTheExpectedText(t *testing.T) {
+	base := fixture.HTTPServer(t, fixture.Respond(http.StatusOK, "nothing here"), nil)
+	ep := httpEndpoint(t, base+"/", nil)
+	ep.Expect.BodyContains = "token=S3CRET-VALUE-42"
+	a := runProbe(t, ep, nil, 10*time.Second)
+	wantFailure(t, a, ClassHTTPBody, PhaseBody)
+	if got := a.Failure.Error(); strings.Contains(got, "S3CRET") || !strings.Contains(got, `"token=S3…", 21 bytes`) {
+		t.Errorf("reason %q", got)
 	}
 }

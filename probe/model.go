@@ -106,6 +106,9 @@ type HTTPOptions struct {
 	Method          string
 	Headers         map[string]string
 	FollowRedirects bool
+	// MaxHeaderBytes bounds the status line and headers of each response;
+	// 0 means DefaultMaxHeaderBytes.
+	MaxHeaderBytes int64
 }
 
 // TLSOptions shape the handshake of a tls:// or https:// probe.
@@ -180,6 +183,10 @@ const (
 	ClassNetworkUnreachable Class = "network_unreachable"
 	ClassHostUnreachable    Class = "host_unreachable"
 	ClassTLSCertExpired     Class = "tls_cert_expired"
+	// ClassTLSCertNotYetValid extends the spec's list: the certificate's
+	// validity starts in the future (a server that installed it early, or
+	// this machine's clock behind): not the same fix as an expired one.
+	ClassTLSCertNotYetValid Class = "tls_cert_not_yet_valid"
 	ClassTLSCertHostname    Class = "tls_cert_hostname"
 	ClassTLSCertUntrusted   Class = "tls_cert_untrusted"
 	ClassTLSHandshake       Class = "tls_handshake"

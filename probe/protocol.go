@@ -85,6 +85,11 @@ type Protocol struct {
 	Once bool
 	// Account names the account an endpoint acts on, for Once protocols.
 	Account func(ep *Endpoint) string
+	// OwnQuery marks protocols whose target's query is msgprobe's own
+	// syntax (dns:///name?type=NS), never sent to a service: it is shown
+	// as written, where other targets' query values are masked as
+	// possible tokens.
+	OwnQuery bool
 }
 
 // Block is an option block of an endpoint (`tls:`, `http:`, `websocket:`).

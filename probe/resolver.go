@@ -95,6 +95,13 @@ func lookupIP(ctx context.Context, r *net.Resolver, host string) ([]netip.Addr, 
 		return ips, nil
 	}
 	dnsErr := (*net.DNSError)(nil)
+	if errno, ok := tr.starved(); ok && errors.As(err, &dnsErr) {
+		// A query this machine could not send leaves the answer
+		// incomplete, whatever the other query said: the standard
+		// library reports a name whose A query could not be sent and
+		// whose AAAA query found nothing as "no such host".
+		return nil, &resolverUnreachableError{lookup: dnsErr, errno: errno}
+	}
 	if !errors.As(err, &dnsErr) || dnsErr.IsNotFound || dnsErr.IsTimeout {
 		return nil, err
 	}
@@ -110,12 +117,15 @@ type lookupTrace struct {
 	mu      sync.Mutex
 	answers int
 	errno   syscall.Errno
+	lack    syscall.Errno // the first query not sent for lack of local resources
 }
 
 // localErrnos are the causes that say no query reached a resolver or none
-// could: the network or route is missing here, or nothing listens there.
+// could: the network or route is missing here, nothing listens there, or
+// this machine had no descriptor, buffer or port left for the query.
 var localErrnos = []syscall.Errno{
 	syscall.ENETUNREACH, syscall.ENETDOWN, syscall.EHOSTUNREACH, syscall.EHOSTDOWN, syscall.ECONNREFUSED,
+	syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.EADDRNOTAVAIL,
 }
 
 func (t *lookupTrace) failed(err error) {
@@ -129,10 +139,20 @@ func (t *lookupTrace) failed(err error) {
 			if t.errno == 0 {
 				t.errno = errno
 			}
+			if t.lack == 0 && isLocalResource(errno) {
+				t.lack = errno
+			}
 			t.mu.Unlock()
 			return
 		}
 	}
+}
+
+// starved is the first local resource a query lacked, if any did.
+func (t *lookupTrace) starved() (syscall.Errno, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lack, t.lack != 0
 }
 
 func (t *lookupTrace) answered() {

@@ -90,6 +90,19 @@ type ServiceResult struct {
 	Status    Status
 	Reason    string
 	Endpoints []EndpointResult
+	// Functions are the verdicts on the service's functions, in the order
+	// of their first endpoint; nil when no endpoint has a role, since the
+	// endpoints are then judged one by one.
+	Functions []FunctionResult
+}
+
+// FunctionResult is the verdict on one function of a service: the
+// endpoints of one role, or an endpoint without a role standing alone.
+type FunctionResult struct {
+	Name      string // the role, or the endpoint's name when it has none
+	Status    Status
+	Critical  bool // the service is down when this function is down
+	Up, Total int  // endpoints up, of the function's endpoints
 }
 
 // Summary counts services by status.
@@ -109,6 +122,10 @@ type Report struct {
 	// Diagnosis is the run's one-line answer to "is it the service, its
 	// provider, or me?", computed from the verdicts by Diagnose.
 	Diagnosis Diagnosis
+	// BackedOffTo is the fewest attempts the runner let run at once after
+	// attempts failed for lack of local resources (descriptors, buffers,
+	// ephemeral ports); 0 when none did.
+	BackedOffTo int
 	// Transitions are the changes since the previous run, services first
 	// in config order, each followed by its endpoints. nil means no state
 	// was kept; empty means nothing changed.

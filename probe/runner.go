@@ -67,10 +67,10 @@ func (r *Runner) Run(ctx context.Context, cfg *Config) *Report {
 		// costs one collection, a few milliseconds.
 		debug.FreeOSMemory()
 	}
-	attempts := r.probeAll(ctx, eps)
+	attempts, fewest := r.probeAll(ctx, eps)
 
 	now := r.now()
-	rep := &Report{StartedAt: started, Controls: make([]EndpointResult, len(cfg.Controls))}
+	rep := &Report{StartedAt: started, Controls: make([]EndpointResult, len(cfg.Controls)), BackedOffTo: fewest}
 	for i, ep := range cfg.Controls {
 		rep.Controls[i] = JudgeEndpoint(ep, attempts[i], now)
 	}
@@ -95,15 +95,18 @@ type finished struct {
 }
 
 // probeAll probes eps through a pool of workers and returns their attempts by
-// index. Workers hand results to this goroutine over a buffered channel, so
-// the hot path takes no lock.
-func (r *Runner) probeAll(ctx context.Context, eps []*Endpoint) [][]Attempt {
+// index, and the fewest attempts it let run at once after this machine ran
+// out of local resources (0 when it never did). Workers hand results to this
+// goroutine over a buffered channel, so the hot path takes no lock but the
+// throttle's.
+func (r *Runner) probeAll(ctx context.Context, eps []*Endpoint) ([][]Attempt, int) {
 	out := make([][]Attempt, len(eps))
 	if len(eps) == 0 {
-		return out
+		return out, 0
 	}
 	accounts := &accountLocks{}
 	workers := poolSize(r.Concurrency, len(eps), openFileLimit())
+	gate := newThrottle(workers)
 
 	jobs := make(chan int)
 	results := make(chan finished, len(eps))
@@ -113,10 +116,15 @@ func (r *Runner) probeAll(ctx context.Context, eps []*Endpoint) [][]Attempt {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				results <- finished{i, r.probeEndpoint(ctx, eps[i], accounts)}
+				results <- finished{i, r.probeEndpoint(ctx, eps[i], gate, accounts)}
 			}
 		}()
 	}
+	idle := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(idle)
+	}()
 	go func() {
 		defer close(jobs)
 		for i := range eps {
@@ -143,7 +151,10 @@ func (r *Runner) probeAll(ctx context.Context, eps []*Endpoint) [][]Attempt {
 			continue
 		case <-ctxDone:
 			// Endpoints never handed to a worker will not come back; give
-			// the running ones a moment to notice ctx and report.
+			// the running ones a moment to notice ctx and report. Once
+			// every worker has stopped there is nothing left to wait for:
+			// the grace is for attempts that were started, not for those
+			// that never will be.
 			ctxDone = nil
 			g := r.Grace
 			if g <= 0 {
@@ -153,15 +164,23 @@ func (r *Runner) probeAll(ctx context.Context, eps []*Endpoint) [][]Attempt {
 			defer t.Stop()
 			grace = t.C
 			continue
+		case <-idle:
+			// Every worker has stopped: whatever will come back is in
+			// the channel already.
 		case <-grace:
 		}
 		break
 	}
-	// The channel still holds what finished before the grace ended.
+	// The channel still holds what finished before the workers stopped or
+	// the grace ended.
 	for {
 		select {
 		case f := <-results:
 			out[f.index], done[f.index] = f.attempts, true
+			count++
+			if r.Progress != nil {
+				r.Progress(count, len(eps))
+			}
 			continue
 		default:
 		}
@@ -172,7 +191,87 @@ func (r *Runner) probeAll(ctx context.Context, eps []*Endpoint) [][]Attempt {
 			out[i] = canceledAttempts(ctx, ep, nil)
 		}
 	}
-	return out
+	return out, gate.fewest()
+}
+
+// maxLocalRetries bounds how often one attempt is made again after failing
+// for lack of local resources.
+const maxLocalRetries = 4
+
+// throttle lets fewer attempts run at once than the pool has workers once
+// this machine has run out of descriptors, buffers or ephemeral ports: the
+// attempt that met the limit waits for others to finish and free what they
+// hold, then tries again, rather than reporting a service down for a limit
+// of this machine. The limit halves on each such failure and grows back by
+// one for every limit's worth of attempts that got through.
+type throttle struct {
+	mu      sync.Mutex
+	limit   int // attempts allowed at once
+	most    int // the pool's size, which the limit grows back to
+	active  int
+	lowest  int           // the lowest limit set, 0 while it was never lowered
+	calm    int           // attempts that got through since the limit last changed
+	changed chan struct{} // closed when active or limit change, for waiters
+}
+
+func newThrottle(workers int) *throttle {
+	return &throttle{limit: workers, most: workers}
+}
+
+// acquire waits for room for one attempt; false when ctx ended first.
+func (t *throttle) acquire(ctx context.Context) bool {
+	for {
+		t.mu.Lock()
+		if t.active < t.limit {
+			t.active++
+			t.mu.Unlock()
+			return true
+		}
+		if t.changed == nil {
+			t.changed = make(chan struct{})
+		}
+		ch := t.changed
+		t.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// release ends an attempt. starved says it failed for lack of local
+// resources: the limit then drops to half of what else is running, and the
+// caller tries again once there is room under it.
+func (t *throttle) release(starved bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.active--
+	switch {
+	case starved:
+		// t.active others were running: with this one, too many.
+		t.most = max(1, min(t.most, t.active))
+		if next := max(1, (t.active+1)/2); next < t.limit {
+			t.limit, t.calm = next, 0
+			if t.lowest == 0 || next < t.lowest {
+				t.lowest = next
+			}
+		}
+	case t.limit < t.most:
+		if t.calm++; t.calm >= t.limit {
+			t.limit, t.calm = t.limit+1, 0
+		}
+	}
+	if t.changed != nil {
+		close(t.changed)
+		t.changed = nil
+	}
+}
+
+func (t *throttle) fewest() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lowest
 }
 
 // Each attempt in flight holds at most filesPerAttempt descriptors (its
@@ -210,11 +309,12 @@ func MaxConcurrency() int {
 	return poolSize(limit, limit, limit)
 }
 
-// probeEndpoint makes the endpoint's attempts one after another. The
-// attempts of endpoints that act on one account (two delivery probes of one
-// test account) wait for each other: a message of one would show in the
-// other's sync, and two logins at once look like an attack to a server.
-func (r *Runner) probeEndpoint(ctx context.Context, ep *Endpoint, accounts *accountLocks) []Attempt {
+// probeEndpoint makes the endpoint's attempts one after another, each when
+// the throttle has room for it. The attempts of endpoints that act on one
+// account (two delivery probes of one test account) wait for each other: a
+// message of one would show in the other's sync, and two logins at once
+// look like an attack to a server.
+func (r *Runner) probeEndpoint(ctx context.Context, ep *Endpoint, gate *throttle, accounts *accountLocks) []Attempt {
 	if p := ProtocolOf(ep.Kind); p != nil && p.Once && p.Account != nil {
 		unlock, ok := accounts.lock(ctx, p.Account(ep))
 		if !ok {
@@ -226,12 +326,23 @@ func (r *Runner) probeEndpoint(ctx context.Context, ep *Endpoint, accounts *acco
 	samples := max(ep.Samples, 1)
 	attempts := make([]Attempt, 0, samples)
 	for range samples {
-		if ctx.Err() != nil {
-			return canceledAttempts(ctx, ep, attempts)
+		var a Attempt
+		for try := 0; ; try++ {
+			if ctx.Err() != nil || !gate.acquire(ctx) {
+				return canceledAttempts(ctx, ep, attempts)
+			}
+			actx, cancel := context.WithTimeout(ctx, ep.Timeout)
+			a = probe(actx, ep, r.Options)
+			cancel()
+			// Other attempts may have ended since this one failed, even
+			// with none running now: trying again is cheap, a failure
+			// of this kind is immediate.
+			starved := a.Failure != nil && a.Failure.Class == ClassLocalResource
+			gate.release(starved)
+			if !starved || try == maxLocalRetries {
+				break
+			}
 		}
-		actx, cancel := context.WithTimeout(ctx, ep.Timeout)
-		a := probe(actx, ep, r.Options)
-		cancel()
 		if a.Failure != nil && ctx.Err() != nil {
 			// The run ended during this attempt: it was cut short, whatever
 			// error the cut produced.

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -212,5 +215,114 @@ func TestRunnerKeepsRepeatedTLSInfoOnce(t *testing.T) {
 	}
 	if as[2].TLS == as[1].TLS || as[2].TLS.Subject != "other.test" {
 		t.Errorf("a different certificate was replaced: %+v", *as[2].TLS)
+	}
+}
+
+// When this machine runs out of descriptors, the runner lets fewer attempts
+// run at once and tries again, instead of reporting services down for a
+// limit of its own.
+func TestRunnerBacksOffOnLocalResource(t *testing.T) {
+	cfg := testConfig(8, 5, 2)
+	const room = 3 // descriptors this fake machine has for attempts
+	var held, starvedCalls atomic.Int32
+	probe := func(ctx context.Context, ep *Endpoint, _ *Options) Attempt {
+		if held.Add(1) > room {
+			held.Add(-1)
+			starvedCalls.Add(1)
+			return Attempt{Failure: &Failure{Class: ClassLocalResource, Phase: PhaseConnect,
+				Err: &describedError{"too many open files", syscall.EMFILE}}}
+		}
+		defer held.Add(-1)
+		// The attempt's own work, holding its descriptor meanwhile.
+		time.Sleep(time.Millisecond)
+		return Attempt{Timings: Timings{Total: time.Millisecond}}
+	}
+	rep := (&Runner{Concurrency: 16, Probe: probe}).Run(context.Background(), cfg)
+	if starvedCalls.Load() == 0 {
+		t.Fatal("no attempt ran out of descriptors: the test shows nothing")
+	}
+	if rep.Status != Up || rep.Summary.Up != 8 {
+		t.Errorf("status %s summary %+v (diagnosis %+v), want every service up after backing off", rep.Status, rep.Summary, rep.Diagnosis)
+	}
+	if rep.BackedOffTo < 1 || rep.BackedOffTo > room {
+		t.Errorf("backed off to %d at once, want 1..%d", rep.BackedOffTo, room)
+	}
+}
+
+// Attempts that fail for lack of local resources whatever the runner does
+// leave their endpoints and services unknown, under the local_resource
+// diagnosis, and the run unknown (exit 3): not a service outage.
+func TestRunnerGivesUpOnLocalResourceAsUnknown(t *testing.T) {
+	cfg := testConfig(3, 2, 2)
+	cfg.Controls = []*Endpoint{testEndpoint("c1")}
+	probe := func(ctx context.Context, ep *Endpoint, _ *Options) Attempt {
+		if ep.Service == "s0" {
+			return Attempt{Timings: Timings{Total: time.Millisecond}}
+		}
+		return Attempt{Failure: &Failure{Class: ClassLocalResource, Phase: PhaseConnect,
+			Err: &describedError{"cannot assign requested address", syscall.EADDRNOTAVAIL}}}
+	}
+	rep := (&Runner{Concurrency: 4, Probe: probe}).Run(context.Background(), cfg)
+	if rep.Status != Unknown || rep.Diagnosis.Code != DiagLocalResource {
+		t.Fatalf("status %s diagnosis %+v, want unknown, local_resource", rep.Status, rep.Diagnosis)
+	}
+	want := "this machine ran out of ephemeral ports (cannot assign requested address): 5 of 7 endpoints not judged"
+	if !strings.HasPrefix(rep.Diagnosis.Message, want) || !strings.HasSuffix(rep.Diagnosis.Message, "; lower --concurrency or widen net.ipv4.ip_local_port_range") {
+		t.Errorf("message %q", rep.Diagnosis.Message)
+	}
+	if rep.Note != rep.Diagnosis.Message {
+		t.Errorf("note %q", rep.Note)
+	}
+	if s := rep.Services[0]; s.Status != Up {
+		t.Errorf("a service probed in full is %s, want up", s.Status)
+	}
+	for _, s := range rep.Services[1:] {
+		if s.Status != Unknown {
+			t.Errorf("%s is %s, want unknown", s.Service.Name, s.Status)
+		}
+		for _, e := range s.Endpoints {
+			if e.Status != Unknown || e.Reason != "2/2 attempts failed on this machine at connect: cannot assign requested address" {
+				t.Errorf("%s: %s %q", e.Endpoint.Name, e.Status, e.Reason)
+			}
+		}
+	}
+}
+
+// The grace after the run's end is for attempts that were started: with
+// endpoints left unstarted and every running prober honouring ctx, Run
+// returns as soon as the running ones report (bb3a3a4 always waited the
+// whole grace).
+func TestRunnerDoesNotWaitForUnstartedEndpoints(t *testing.T) {
+	cfg := testConfig(50, 20, 1)
+	var started atomic.Int32
+	probe := func(ctx context.Context, ep *Endpoint, _ *Options) Attempt {
+		started.Add(1)
+		<-ctx.Done()
+		return Attempt{Failure: &Failure{Class: ClassTimeout, Phase: PhaseConnect, Err: ctx.Err()}}
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	r := &Runner{Concurrency: 4, Probe: probe, Grace: time.Minute}
+	done := make(chan *Report)
+	go func() { done <- r.Run(ctx, cfg) }()
+	for wait := time.Now().Add(10 * time.Second); started.Load() < 4; runtime.Gosched() {
+		if time.Now().After(wait) {
+			t.Fatal("the pool did not start 4 attempts in 10s")
+		}
+	}
+	cancel(ErrDeadline)
+	ended := time.Now()
+	select {
+	case rep := <-done:
+		if waited := time.Since(ended); waited > 10*time.Second {
+			t.Errorf("Run took %v after its end", waited)
+		}
+		if n := started.Load(); n >= 1000 {
+			t.Fatalf("all %d endpoints were started: the test shows nothing", n)
+		}
+		if rep.Status != Down {
+			t.Errorf("status %s", rep.Status)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run waited its grace for endpoints that never started")
 	}
 }

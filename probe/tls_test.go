@@ -57,6 +57,7 @@ func TestTLSCertificateFailures(t *testing.T) {
 		class Class
 	}{
 		{"expired", ca.Expired("127.0.0.1"), &tls.Config{RootCAs: ca.Pool()}, ClassTLSCertExpired},
+		{"not yet valid", ca.Issue([]string{"127.0.0.1"}, time.Now().Add(24*time.Hour), time.Now().Add(48*time.Hour)), &tls.Config{RootCAs: ca.Pool()}, ClassTLSCertNotYetValid},
 		{"wrong host", ca.Valid("elsewhere.test"), &tls.Config{RootCAs: ca.Pool()}, ClassTLSCertHostname},
 		{"other CA", other.Valid("127.0.0.1"), &tls.Config{RootCAs: ca.Pool()}, ClassTLSCertUntrusted},
 		// Without a configuration the system's roots apply, which do

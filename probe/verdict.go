@@ -14,7 +14,7 @@ import (
 func JudgeEndpoint(ep *Endpoint, attempts []Attempt, now time.Time) EndpointResult {
 	r := EndpointResult{Endpoint: ep, Attempts: attempts}
 	var ok []Attempt
-	canceled := false
+	canceled, starved := false, false
 	for i := range attempts {
 		a := &attempts[i]
 		if a.HTTPStatus != 0 {
@@ -34,8 +34,11 @@ func JudgeEndpoint(ep *Endpoint, attempts []Attempt, now time.Time) EndpointResu
 			continue
 		}
 		r.Failures++
-		if a.Failure.Class == ClassCanceled {
+		switch a.Failure.Class {
+		case ClassCanceled:
 			canceled = true
+		case ClassLocalResource:
+			starved = true
 		}
 		r.Errors = addError(r.Errors, a.Failure)
 	}
@@ -51,6 +54,12 @@ func JudgeEndpoint(ep *Endpoint, attempts []Attempt, now time.Time) EndpointResu
 	case len(attempts) == 0:
 		r.Status = Down
 		reasons = append(reasons, "not probed")
+	case starved:
+		// An attempt that this machine could not make (no descriptor,
+		// buffer or port left) learnt nothing about the endpoint: the
+		// sample is not the endpoint's, and neither is the verdict.
+		r.Status = Unknown
+		reasons = append(reasons, failureReason(r.Errors, len(attempts)))
 	case canceled:
 		// An endpoint the run did not let finish is down: a partial sample
 		// says nothing reliable about it.
@@ -181,6 +190,8 @@ func describe(c Class, p Phase, msg string) string {
 		return what
 	case ClassTLSCertExpired:
 		return "met an expired certificate"
+	case ClassTLSCertNotYetValid:
+		return "met a certificate that is not valid yet: " + msg
 	case ClassTLSCertHostname:
 		return "met a certificate for another host"
 	case ClassTLSCertUntrusted:
@@ -189,6 +200,8 @@ func describe(c Class, p Phase, msg string) string {
 		return "closed by the peer" + at
 	case ClassCanceled:
 		return "canceled" + at + ": " + msg
+	case ClassLocalResource:
+		return "failed on this machine" + at + ": " + msg
 	case ClassHTTPStatus, ClassHTTPBody:
 		return "got " + msg
 	}
@@ -281,7 +294,7 @@ func JudgeService(svc *Service, eps []EndpointResult) ServiceResult {
 		return r
 	}
 	if hasRoles(eps) {
-		r.Status, r.Reason = judgeFunctions(svc, eps)
+		r.Status, r.Reason, r.Functions = judgeFunctions(svc, eps)
 		return r
 	}
 	down, notUp, criticalDown := 0, 0, false
@@ -335,7 +348,7 @@ func hasRoles(eps []EndpointResult) bool {
 // Endpoints without a role stand alone, each a function of its own. The
 // reason names what fails and what works: "messaging down (e1–e4 refused),
 // web up".
-func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
+func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string, []FunctionResult) {
 	type function struct {
 		name     string
 		alone    bool // an endpoint without a role, named after itself
@@ -379,6 +392,7 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 	worst, criticalDown := Up, false
 	var parts, upNames, downNames []string
 	var failing []*EndpointResult
+	var verdicts []FunctionResult
 	for _, f := range fns {
 		up, down, deliveryDown := 0, 0, 0
 		var bad []*EndpointResult
@@ -404,6 +418,7 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 		case up < len(f.eps):
 			st = Degraded
 		}
+		verdicts = append(verdicts, FunctionResult{Name: f.name, Status: st, Critical: f.critical, Up: up, Total: len(f.eps)})
 		if st == Up {
 			upNames = append(upNames, f.name)
 			continue
@@ -427,12 +442,12 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 	}
 	if len(downNames) == len(fns) && len(causeGroups(failing)) == 1 {
 		// One cause took everything down: say it once.
-		return worst, strings.Join(downNames, ", ") + " down (" + causeGroups(failing)[0].cause + ")"
+		return worst, strings.Join(downNames, ", ") + " down (" + causeGroups(failing)[0].cause + ")", verdicts
 	}
 	if len(upNames) > 0 && len(parts) > 0 {
 		parts = append(parts, strings.Join(upNames, ", ")+" up")
 	}
-	return worst, strings.Join(parts, ", ")
+	return worst, strings.Join(parts, ", "), verdicts
 }
 
 // causeGroup is the failing endpoints of a function that share a cause.
@@ -531,6 +546,10 @@ func shortCause(c Class, p Phase) string {
 		return "network unreachable"
 	case ClassTLSCertExpired:
 		return "certificate expired"
+	case ClassTLSCertNotYetValid:
+		return "certificate not valid yet"
+	case ClassLocalResource:
+		return "out of local resources"
 	case ClassTLSCertHostname:
 		return "certificate for another host"
 	case ClassTLSCertUntrusted:
@@ -665,6 +684,16 @@ func JudgeRun(rep *Report) {
 	case rep.Diagnosis.Code == DiagLocalNetwork || controlsAllDown(rep):
 		for i := range rep.Services {
 			rep.Services[i].Status = Unknown
+		}
+		rep.Note = rep.Diagnosis.Message
+	case rep.Diagnosis.Code == DiagLocalResource:
+		// Services whose endpoints this machine could not probe are not
+		// judged, like those local_dns leaves unknown; the others keep
+		// their verdicts.
+		for i := range rep.Services {
+			if slices.ContainsFunc(rep.Services[i].Endpoints, func(e EndpointResult) bool { return e.Status == Unknown }) {
+				rep.Services[i].Status = Unknown
+			}
 		}
 		rep.Note = rep.Diagnosis.Message
 	case rep.Diagnosis.Code == DiagLocalDNS:

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +35,18 @@ type Options struct {
 	// Now is the clock, used only when the report carries no start time;
 	// nil means time.Now.
 	Now func() time.Time
+	// Since, when set, tells the status of a service (endpoint "") or of
+	// one of its endpoints as the state kept between rounds remembers it:
+	// since when it holds and how many rounds in a row found it. Only
+	// html reads it.
+	Since func(service, endpoint string) (Held, bool)
+}
+
+// Held is a status as the state remembers it.
+type Held struct {
+	Status probe.Status
+	Since  time.Time
+	Rounds int
 }
 
 func (o Options) now() time.Time {
@@ -51,7 +62,7 @@ type Renderer interface {
 }
 
 // Formats are the names New accepts, in the order help texts list them.
-var Formats = []string{"table", "json", "csv", "markdown", "junit", "prometheus", "nagios"}
+var Formats = []string{"table", "json", "csv", "markdown", "html", "junit", "prometheus", "nagios"}
 
 // New returns the renderer for a format name.
 func New(format string, opt Options) (Renderer, error) {
@@ -64,6 +75,8 @@ func New(format string, opt Options) (Renderer, error) {
 		return NewCSV(opt), nil
 	case "markdown":
 		return NewMarkdown(opt), nil
+	case "html":
+		return NewHTML(opt), nil
 	case "junit":
 		return NewJUnit(opt), nil
 	case "prometheus":
@@ -99,17 +112,15 @@ func serviceOf(s *probe.ServiceResult) *probe.Service {
 	return s.Service
 }
 
-// target is the endpoint's target with any password in its user info
-// replaced, because the spec forbids leaking credentials from the config.
+// target is the endpoint's target with its secrets masked, because the
+// spec forbids leaking credentials from the config. The loader masks them
+// already (an endpoint it built has a URL); an Endpoint built elsewhere
+// may not be.
 func target(ep *probe.Endpoint) string {
-	if !strings.Contains(ep.Target, "@") {
+	if ep.URL != nil {
 		return ep.Target
 	}
-	u, err := url.Parse(ep.Target)
-	if err != nil || u.User == nil {
-		return ep.Target
-	}
-	return u.Redacted()
+	return probe.MaskTarget(ep.Target)
 }
 
 // ms is a duration in milliseconds rounded to 0.1, the precision every

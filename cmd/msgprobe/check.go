@@ -122,6 +122,7 @@ func (o *checkOptions) validate() error {
 }
 
 func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
+	began := time.Now() // --deadline counts from here, loading included
 	if err := opts.validate(); err != nil {
 		return err
 	}
@@ -130,7 +131,7 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 		return err
 	}
 	failOn, failOnSet, _ := failOnLevel(opts.FailOn)
-	cfg, err := loadConfig(opts.Configs, io)
+	cfg, err := loadWithin(opts.Configs, io, began, opts.Deadline)
 	if err != nil {
 		return err
 	}
@@ -143,15 +144,18 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 	if failOnSet {
 		rendOpt.FailOn = failOn
 	}
+	loop := round.New(cfg)
+	rendOpt.Since = stateSince(loop) // the status page's "since", from --state
 	files, stdout, err := newOutputs(specs, opts.NoColor, io, rendOpt)
 	if err != nil {
 		return err
 	}
-	loop := round.New(cfg)
 	loop.Concurrency = opts.Concurrency
 	loop.Network = network(opts.IPv4, opts.IPv6)
 	loop.Resolver = opts.Resolver
 	loop.Deadline = opts.Deadline
+	loop.Began = began
+	loop.Warn = func(err error) { fmt.Fprintf(io.Err, "msgprobe: warning: %v\n", err) }
 	loop.Now = opts.Now
 	loop.Files = files
 	if io.ErrTTY && !opts.Quiet {
@@ -192,6 +196,34 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 		return err
 	}
 	return verdictExit(r.Report.Status, failOn, failOnSet)
+}
+
+// loadWithin loads the config, giving up when --deadline (counted from
+// began) passes first: a config too large to load in time is exit 3 with a
+// reason, not a run that ends long after its deadline. The loader cannot
+// be stopped half-way; the process ends without waiting for it.
+func loadWithin(paths []string, io *IO, began time.Time, deadline time.Duration) (*probe.Config, error) {
+	if deadline <= 0 {
+		return loadConfig(paths, io)
+	}
+	type loaded struct {
+		cfg *probe.Config
+		err error
+	}
+	done := make(chan loaded, 1)
+	go func() {
+		cfg, err := loadConfig(paths, io)
+		done <- loaded{cfg, err}
+	}()
+	t := time.NewTimer(time.Until(began.Add(deadline)))
+	defer t.Stop()
+	select {
+	case l := <-done:
+		return l.cfg, l.err
+	case <-t.C:
+		return nil, usageErrorf("the config did not load within --deadline %s, so nothing was probed", deadline).
+			hint("raise --deadline, or split the config into parts probed by runs of their own")
+	}
 }
 
 // checkRun is a check under way: its options, its loop, and where its

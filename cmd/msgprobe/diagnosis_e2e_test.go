@@ -197,7 +197,7 @@ services:
       - target: tcp://%s
 `, hostPort(fixture.HTTPServer(t, login, nil)), fixture.TCPListener(t))
 	checkDiagnosis(t, dir, cfg, 0, "intercepted",
-		"a captive portal or TLS-intercepting proxy is in the way: control wifi was redirected to http://portal.test/login?from=ctl")
+		"a captive portal or TLS-intercepting proxy is in the way: control wifi was redirected to http://portal.test/login?from=xxxxx")
 }
 
 // outageConfig has two controls that answer and the services given, each

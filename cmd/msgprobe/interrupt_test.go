@@ -24,8 +24,9 @@ func TestInterruptReportsWhatWasMeasured(t *testing.T) {
 		arrived <- struct{}{}
 		<-r.Context().Done()
 	})
-	// One worker, Quick first: when the stuck server sees its request,
-	// Quick's attempt has finished, however loaded the machine.
+	// One endpoint at a time, the quick one first: when the stuck server
+	// sees its request, the quick endpoint's attempt is over, and the
+	// interrupt cannot race it.
 	writeFile(t, dir, "c.yaml", fmt.Sprintf(`version: 1
 defaults: {timeout: 60s, samples: 1}
 services:
@@ -67,7 +68,7 @@ services:
 		t.Errorf("stuck endpoint: %s %q %+v", stuckEp.Status, stuckEp.Reason, stuckEp.Errors)
 	}
 	if rep.Services[0].Status != "up" {
-		t.Errorf("quick service: %s", rep.Services[0].Status)
+		t.Errorf("quick service: %s %q", rep.Services[0].Status, rep.Services[0].Reason)
 	}
 	if !strings.Contains(errb.String(), "msgprobe: interrupted") {
 		t.Errorf("stderr %q", errb.String())

@@ -177,8 +177,8 @@ type (
 		At    string `json:"at,omitempty"` // FILE:LINE:COL of the value; none for built-in
 	}
 	listExpect struct {
-		Status       []int  `json:"status,omitempty"` // none: any 2xx or 3xx
-		BodyContains string `json:"body_contains,omitempty"`
+		Status       []int  `json:"status,omitempty"`        // none: any 2xx or 3xx
+		BodyContains string `json:"body_contains,omitempty"` // a glimpse: it may be a secret
 	}
 	listHTTP struct {
 		Method          string   `json:"method"`
@@ -247,7 +247,10 @@ func listEndpointOf(ep *probe.Endpoint) listEndpoint {
 	}
 	if ep.Kind.UsesHTTP() {
 		if len(ep.Expect.Status) > 0 || ep.Expect.BodyContains != "" {
-			le.Expect = &listExpect{Status: ep.Expect.Status, BodyContains: ep.Expect.BodyContains}
+			le.Expect = &listExpect{Status: ep.Expect.Status}
+			if t := ep.Expect.BodyContains; t != "" {
+				le.Expect.BodyContains = probe.MaskText(t)
+			}
 		}
 		h := &listHTTP{Method: ep.HTTP.Method, FollowRedirects: ep.HTTP.FollowRedirects}
 		for name := range ep.HTTP.Headers {

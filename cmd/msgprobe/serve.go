@@ -276,7 +276,7 @@ func runServe(ctx context.Context, opts *serveOptions, io *IO) error {
 	}
 
 	srv := newExporter(opts, loop, log)
-	loop.Sinks = append(loop.Sinks, round.SinkFunc(srv.publish))
+	loop.Sinks = append(loop.Sinks, round.SinkFunc(srv.publish), srv.page)
 	if io.Signals {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)

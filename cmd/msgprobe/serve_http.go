@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/msgprobe/msgprobe/internal/round"
 	"github.com/msgprobe/msgprobe/probe"
-	"github.com/msgprobe/msgprobe/report"
 )
 
 // exporter is serve's state shared by the round loop and the HTTP
@@ -40,6 +38,8 @@ type exporter struct {
 
 	mu   sync.Mutex
 	last *round.Result
+
+	page *liveStatusPage // the status page at /, fed by the loop
 }
 
 // maxProbesInFlight bounds the concurrent /probe requests; more get 503.
@@ -58,7 +58,8 @@ type serveMetrics struct {
 }
 
 func newExporter(opts *serveOptions, loop *round.Loop, log *slog.Logger) *exporter {
-	e := &exporter{opts: opts, loop: loop, log: log, probes: make(chan struct{}, maxProbesInFlight)}
+	e := &exporter{opts: opts, loop: loop, log: log, probes: make(chan struct{}, maxProbesInFlight),
+		page: newLiveStatusPage(loop, opts.Vantage, opts.Interval)}
 	reg := prometheus.NewRegistry()
 	var r prometheus.Registerer = reg
 	if opts.Vantage != "" {
@@ -230,7 +231,7 @@ func (e *exporter) handler(ctx context.Context) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", e.serveMetrics)
 	mux.HandleFunc("GET /probe", func(w http.ResponseWriter, r *http.Request) { e.serveProbe(ctx, w, r) })
-	mux.HandleFunc("GET /{$}", e.serveStatus)
+	mux.Handle("GET /{$}", e.page)
 	ok := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -374,55 +375,3 @@ func (e *exporter) serveProbe(serveCtx context.Context, w http.ResponseWriter, r
 	}
 	bw.Flush()
 }
-
-// serveStatus is the page a person looks at: the HTML report when this
-// build has one, else a plain summary of the last round.
-func (e *exporter) serveStatus(w http.ResponseWriter, r *http.Request) {
-	last := e.lastRound()
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if last != nil && slices.Contains(report.Formats, "html") {
-		if h, err := report.New("html", report.Options{}); err == nil {
-			h.Render(w, last.Report)
-			return
-		}
-	}
-	data := statusData{Vantage: e.opts.Vantage}
-	if last != nil {
-		rep := last.Report
-		data.Done = true
-		data.At = rep.StartedAt.Add(rep.Duration).Format(time.RFC3339)
-		data.Status = rep.Status.String()
-		data.Diagnosis = rep.Diagnosis.Message
-		for i := range rep.Services {
-			s := &rep.Services[i]
-			if s.Service != nil {
-				data.Services = append(data.Services, statusRow{s.Service.Name, s.Status.String(), s.Reason})
-			}
-		}
-	}
-	statusPage.Execute(w, data)
-}
-
-type statusData struct {
-	Vantage, At, Status, Diagnosis string
-	Done                           bool
-	Services                       []statusRow
-}
-
-type statusRow struct{ Name, Status, Reason string }
-
-var statusPage = template.Must(template.New("status").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>msgprobe{{with .Vantage}} · {{.}}{{end}}</title>
-<style>body{font-family:system-ui,sans-serif;margin:1rem}td,th{padding:.2rem .6rem;text-align:left}
-.up{color:#1a7f37}.degraded{color:#9a6700}.down{color:#cf222e}.unknown{color:#6e7781}
-@media (prefers-color-scheme:dark){body{background:#0d1117;color:#e6edf3}.up{color:#3fb950}.degraded{color:#d29922}.down{color:#f85149}}</style>
-</head><body>
-<h1>msgprobe{{with .Vantage}} · {{.}}{{end}}</h1>
-{{if .Done}}<p>Last round ended {{.At}}: <strong class="{{.Status}}">{{.Status}}</strong>{{with .Diagnosis}} — {{.}}{{end}}</p>
-<table><tr><th>service</th><th>status</th><th>reason</th></tr>
-{{range .Services}}<tr><td>{{.Name}}</td><td class="{{.Status}}">{{.Status}}</td><td>{{.Reason}}</td></tr>
-{{end}}</table>{{else}}<p>No round has completed yet.</p>{{end}}
-<p><a href="metrics">/metrics</a> · <a href="-/ready">/-/ready</a></p>
-</body></html>
-`))

@@ -1,68 +1,47 @@
 package round
 
 import (
-	"fmt"
+	"io"
 
 	"github.com/msgprobe/msgprobe/probe"
 	"github.com/msgprobe/msgprobe/report"
 )
 
-// File is a report file: one format, replaced atomically after every
-// round.
+// File is a report file: one format, written after every round as
+// atomic.go says (a regular file replaced atomically, a device or a
+// stream written in place).
 type File struct {
 	Path     string // where it goes, resolved against the working directory
 	Display  string // as the user wrote it, for messages
 	Renderer report.Renderer
-
-	pending *atomicFile // the temporary file, nil between rounds
 }
 
 // Files are the report files of a loop.
 type Files []*File
 
-// Open creates the temporary file of every report file, so that an
-// unwritable path fails before any probing and leaves nothing behind.
+// Open checks that every report file can be written, so that an
+// unwritable path fails before any probing. It leaves nothing behind: the
+// temporary files are created when the report is ready.
 func (fs Files) Open() error {
 	for _, f := range fs {
-		if f.pending != nil {
-			continue
-		}
-		a, err := createAtomic(f.Path, f.Display, "report")
-		if err != nil {
-			fs.Abort()
+		if err := checkWritable(f.Path, f.Display, "report"); err != nil {
 			return err
 		}
-		f.pending = a
 	}
 	return nil
 }
 
-// Abort removes the temporary files not committed.
-func (fs Files) Abort() {
-	for _, f := range fs {
-		if f.pending != nil {
-			f.pending.abort()
-			f.pending = nil
-		}
-	}
-}
+// Abort is a no-op kept for drivers: no temporary file outlives a write.
+func (fs Files) Abort() {}
 
-// Write renders the report into every file and renames each over its
-// target. It stops at the first failure and removes what is left.
+// Write renders the report into every file. It stops at the first
+// failure; the file that failed is left as it was.
 func (fs Files) Write(rep *probe.Report) error {
-	if err := fs.Open(); err != nil {
-		return err
-	}
 	for _, f := range fs {
-		a := f.pending
-		f.pending = nil
-		if err := f.Renderer.Render(a, rep); err != nil {
-			a.abort()
-			fs.Abort()
-			return fmt.Errorf("cannot write report to %s: %v", f.Display, err)
-		}
-		if err := a.commit(); err != nil {
-			fs.Abort()
+		err := writeFile(f.Path, f.Display, "report", func(w io.Writer) error {
+			return f.Renderer.Render(w, rep)
+		})
+		if err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,5 +170,82 @@ func TestProgressCounter(t *testing.T) {
 	ft.fire()
 	if w.Len() != 0 {
 		t.Fatalf("drawn after the end: %q", w.String())
+	}
+}
+
+// A state file that this process could not read (out of descriptors) may
+// be fine: it is not called corrupt, and not overwritten by a round that
+// did not know it.
+func TestUnreadableStateIsLeftAsItIs(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "st.json")
+	first, _ := Advance(nil, runOf(time.Now(), "Signal", probe.Up, map[string]probe.Status{"a": probe.Up}))
+	store := NewStore(path, "st.json")
+	if err := store.Save(first); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+
+	store.open = func(name string) (*os.File, error) {
+		return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EMFILE}
+	}
+	st, err := store.Load()
+	var w *StateWarning
+	if st != nil || !errors.As(err, &w) || !w.Kept ||
+		err.Error() != "cannot read the state in st.json (too many open files); it is left as it is, and this round is not remembered" {
+		t.Fatalf("Load: %v %v", st, err)
+	}
+	next, _ := Advance(nil, runOf(time.Now(), "Olvid", probe.Down, nil))
+	if err := store.Save(next); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Errorf("the unread state was overwritten:\n%s", after)
+	}
+
+	// Read again, it is used and written as usual.
+	store.open = nil
+	if st, err := store.Load(); st == nil || err != nil || st.Services["Signal"] == nil {
+		t.Fatalf("Load once readable: %v %v", st, err)
+	}
+	if err := store.Save(next); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(path); bytes.Equal(before, after) {
+		t.Error("a readable state was not updated")
+	}
+}
+
+// The state forgets services no round has judged for StateHistory, and an
+// endpoint gone from its service at once; an unknown verdict keeps the
+// entry and counts as seen.
+func TestStateHistoryIsBounded(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	day := func(n int) time.Time { return t0.Add(time.Duration(n) * 24 * time.Hour) }
+	both := map[string]probe.Status{"a": probe.Up, "b": probe.Up}
+	st, _ := Advance(nil, runOf(day(0), "Old", probe.Up, both))
+	st, _ = Advance(st, runOf(day(0), "Kept", probe.Up, both))
+	st, _ = Advance(st, runOf(day(20), "Kept", probe.Unknown, both))
+	st, _ = Advance(st, runOf(day(25), "Other", probe.Up, map[string]probe.Status{"a": probe.Up}))
+	if st.Services["Old"] == nil || st.Services["Kept"] == nil {
+		t.Fatalf("25 days: %v", st.Services)
+	}
+	st, _ = Advance(st, runOf(day(31), "Other", probe.Up, map[string]probe.Status{"b": probe.Up}))
+	if st.Services["Old"] != nil {
+		t.Error("a service not judged for 31 days is still kept")
+	}
+	if e := st.Services["Kept"]; e == nil || e.Runs != 1 || !e.Seen.Equal(day(20)) {
+		t.Errorf("a service judged unknown 11 days ago: %+v", e)
+	}
+	if eps := st.Services["Other"].Endpoints; eps["a"] != nil || eps["b"] == nil {
+		t.Errorf("endpoints of Other: %v", eps)
+	}
+	// Entries of files without "seen" count from the file's update.
+	old := &State{Version: StateVersion, UpdatedAt: day(0), Services: map[string]*Entry{"Legacy": {Status: probe.Up, Since: day(0), Runs: 3}}}
+	if next, _ := Advance(old, runOf(day(10), "Other", probe.Up, nil)); next.Services["Legacy"] == nil {
+		t.Error("an entry without seen was dropped within the history")
+	}
+	if next, _ := Advance(old, runOf(day(40), "Other", probe.Up, nil)); next.Services["Legacy"] != nil {
+		t.Error("an entry without seen outlived the history")
 	}
 }
