@@ -140,7 +140,8 @@ func (l *loader) functions(n *yaml.Node, svc *Service) map[string]Function {
 		}
 		count := 0
 		for _, ep := range svc.Endpoints {
-			if ep.Role == role {
+			// Delivery endpoints judge with messaging (verdict.go).
+			if ep.Role == role || role == "messaging" && ep.Role == RoleDelivery {
 				count++
 			}
 		}
@@ -232,7 +233,11 @@ func (l *loader) endpoint(n *yaml.Node, s keySchema, service string, eff effecti
 
 	e := eff.with(l.settings(f), levelEndpoint)
 	ep.Settings, ep.SetBy = e.Settings, e.src
-	l.checkLatency(e)
+	if p := ProtocolOf(ep.Kind); p == nil || !p.Once {
+		// Endpoints that act on an account settle their timeout in
+		// Finish (deliver.go) and check it there.
+		l.checkLatency(e)
+	}
 
 	ep.HTTP.Method = "GET"
 	proto := ProtocolOf(ep.Kind)

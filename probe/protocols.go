@@ -16,6 +16,11 @@ var protocols = []*Protocol{
 	&mtprotoProtocol,
 	&threemaProtocol,
 	&whatsAppProtocol, &whatsAppWSProtocol, &whatsAppWSSProtocol,
+	&signalProtocol,
+	&matrixDeliverProtocol,
+	&matrixDeliverHTTPProtocol,
+	&telegramBotProtocol,
+	&telegramBotHTTPProtocol,
 }
 
 var blocks = []*Block{
@@ -26,6 +31,8 @@ var blocks = []*Block{
 	&mtprotoBlock,
 	&threemaBlock,
 	&whatsAppBlock,
+	&signalBlock,
+	&deliverBlock,
 }
 
 var expectKeys = []*ExpectKey{

@@ -102,7 +102,18 @@ func TestSchemaAcceptsWhatLoads(t *testing.T) {
 			if err := schemaCheck(sch, data); err != nil {
 				t.Errorf("schema rejects it:\n%v", err)
 			}
-			if _, err := loadFile(file); err != nil {
+			lookup := os.LookupEnv
+			if strings.HasPrefix(file, "../examples/") {
+				// Catalogs with accounts (delivery.yaml) take their
+				// credentials from the environment: stand-ins here.
+				lookup = func(name string) (string, bool) {
+					if v, ok := os.LookupEnv(name); ok {
+						return v, true
+					}
+					return "stand-in-for-" + name, true
+				}
+			}
+			if _, err := LoadFiles([]string{file}, nil, lookup); err != nil {
 				t.Errorf("loader rejects it:\n%v", err)
 			}
 		})

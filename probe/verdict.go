@@ -355,6 +355,7 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string, []Funct
 		critical bool
 		minUp    int
 		eps      []*EndpointResult
+		delivery int // endpoints of role delivery, which decide messaging
 	}
 	var fns []*function
 	byName := map[string]*function{}
@@ -363,6 +364,11 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string, []Funct
 		name := e.Endpoint.Role
 		if name == "" {
 			name = e.Endpoint.Name
+		}
+		if name == RoleDelivery {
+			// A message that is not delivered is messaging down, however
+			// well the servers connect: delivery joins messaging.
+			name = "messaging"
 		}
 		f := byName[name]
 		if f == nil {
@@ -374,8 +380,11 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string, []Funct
 			byName[name] = f
 			fns = append(fns, f)
 		}
-		if e.Endpoint.Critical {
+		if e.Endpoint.Critical || svc.Functions[e.Endpoint.Role].Critical {
 			f.critical = true
+		}
+		if e.Endpoint.Role == RoleDelivery {
+			f.delivery++
 		}
 		f.eps = append(f.eps, e)
 	}
@@ -385,7 +394,7 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string, []Funct
 	var failing []*EndpointResult
 	var verdicts []FunctionResult
 	for _, f := range fns {
-		up, down := 0, 0
+		up, down, deliveryDown := 0, 0, 0
 		var bad []*EndpointResult
 		for _, e := range f.eps {
 			switch {
@@ -393,6 +402,9 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string, []Funct
 				up++
 			case e.Status >= Down:
 				down++
+				if e.Endpoint.Role == RoleDelivery {
+					deliveryDown++
+				}
 				bad = append(bad, e)
 			default:
 				bad = append(bad, e)
@@ -400,7 +412,8 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string, []Funct
 		}
 		st := Up
 		switch {
-		case up == 0 && down == len(f.eps), f.minUp > 0 && up < f.minUp:
+		case up == 0 && down == len(f.eps), f.minUp > 0 && up < f.minUp,
+			f.delivery > 0 && deliveryDown == f.delivery:
 			st = Down
 		case up < len(f.eps):
 			st = Degraded

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	mpfixture "github.com/msgprobe/msgprobe/internal/fixture"
 	"github.com/msgprobe/msgprobe/probe"
 )
 
@@ -17,7 +18,7 @@ import (
 func TestJUnitValidatesAgainstTheXunitSchema(t *testing.T) {
 	xmllint, err := exec.LookPath("xmllint")
 	if err != nil {
-		t.Skip("xmllint is not installed (Debian: apt-get install libxml2-utils; .ci/run installs it)")
+		mpfixture.Missing(t, "xmllint", "xmllint is not installed (Debian: apt-get install libxml2-utils; .ci/run installs it)")
 	}
 	schema, err := filepath.Abs(filepath.Join("testdata", "junit-10.xsd"))
 	if err != nil {

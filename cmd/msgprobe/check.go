@@ -551,13 +551,15 @@ func applyFamily(cfg *probe.Config, fam probe.Family) {
 }
 
 // applyOverrides lets --timeout and --samples win over every level of the
-// config, controls included.
+// config, controls included. --samples leaves alone the endpoints that act
+// on an account (delivery probes): each of their attempts sends a real
+// message, and only the endpoint's own samples may ask for more.
 func applyOverrides(cfg *probe.Config, timeout time.Duration, samples int) {
 	each := func(ep *probe.Endpoint) {
 		if timeout > 0 {
 			ep.Timeout = timeout
 		}
-		if samples > 0 {
+		if p := probe.ProtocolOf(ep.Kind); samples > 0 && (p == nil || !p.Once) {
 			ep.Samples = samples
 		}
 	}

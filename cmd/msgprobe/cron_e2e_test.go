@@ -239,7 +239,7 @@ func TestSeveralFormatsInOneRun(t *testing.T) {
 	t.Run("promtool", func(t *testing.T) {
 		promtool, err := exec.LookPath("promtool")
 		if err != nil {
-			t.Skip("promtool is not installed (Debian: the prometheus package; .ci/run fetches it)")
+			fixture.Missing(t, "promtool", "promtool is not installed (Debian: the prometheus package; .ci/run fetches it)")
 		}
 		cmd := exec.Command(promtool, "check", "metrics")
 		cmd.Stdin = bytes.NewReader(prom)

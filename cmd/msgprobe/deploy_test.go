@@ -26,6 +26,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/msgprobe/msgprobe/internal/fixture"
 	"github.com/msgprobe/msgprobe/internal/round"
 	"github.com/msgprobe/msgprobe/probe"
 )
@@ -193,7 +194,7 @@ func TestDeploySystemdUnit(t *testing.T) {
 func TestDeploySystemdUnitVerifies(t *testing.T) {
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {
-		t.Skip("systemd-analyze is not installed (Debian: apt-get install systemd); .ci/run installs it")
+		fixture.Missing(t, "systemd-analyze", "systemd-analyze is not installed (Debian: apt-get install systemd); .ci/run installs it")
 	}
 	dir := t.TempDir()
 	unit := string(readFile(t, filepath.Join(deployDir, "msgprobe-serve.service")))

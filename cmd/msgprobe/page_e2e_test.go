@@ -221,11 +221,11 @@ func findChromium(t *testing.T) string {
 		}
 	}
 	if bin == "" {
-		t.Skip("Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it")
+		fixture.Missing(t, "chromium", "Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it")
 	}
 	out, stderr, err := runChromium(t, bin, 60*time.Second, "--dump-dom", "data:text/html,<p id=probe>ready</p>")
 	if err != nil || !strings.Contains(out, `<p id="probe">ready</p>`) {
-		t.Skipf("Chromium cannot run here (%v); its last words:\n%s", err, lastLines(stderr, 10))
+		fixture.Missing(t, "chromium", "Chromium cannot run here (%v); its last words:\n%s", err, lastLines(stderr, 10))
 	}
 	return bin
 }

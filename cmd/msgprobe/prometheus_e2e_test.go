@@ -81,7 +81,7 @@ type promAlert struct {
 func TestPrometheusComparesVantagePoints(t *testing.T) {
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
-		t.Skip("prometheus not found: bash .ci/run unpacks it from Debian's prometheus package (apt-get download prometheus)")
+		fixture.Missing(t, "prometheus", "prometheus not found: bash .ci/run unpacks it from Debian's prometheus package (apt-get download prometheus)")
 	}
 	dir := t.TempDir()
 	control := newSwitchListener(t)

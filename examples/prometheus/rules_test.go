@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/msgprobe/msgprobe/internal/fixture"
 	"gopkg.in/yaml.v3"
 )
 
@@ -19,7 +20,7 @@ func promtool(t *testing.T, args ...string) {
 	t.Helper()
 	bin, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Skip("promtool not found: bash .ci/run unpacks it from Debian's prometheus package (apt-get download prometheus)")
+		fixture.Missing(t, "promtool", "promtool not found: bash .ci/run unpacks it from Debian's prometheus package (apt-get download prometheus)")
 	}
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "SUCCESS") {
