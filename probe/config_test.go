@@ -80,13 +80,13 @@ hint: service names are compared without case`},
 {file}:6:17: target has no host
 {file}:7:17: target has an IPv6 address without brackets
 hint: write IPv6 addresses in brackets, like tcp://[2001:db8::1]:443`},
-		{"invalid-kind-blocks.yaml", `{file}:8:11: expect.body_contains is only for http:// and https:// targets
-{file}:9:9: tls block is only for tls:// and https:// targets
+		{"invalid-kind-blocks.yaml", `{file}:8:11: expect.body_contains does not apply to tcp:// targets
+{file}:9:9: tls block does not apply to tcp:// targets
 hint: use a tls:// target to check the handshake
-{file}:13:9: tls block is only for tls:// and https:// targets
+{file}:13:9: tls block does not apply to http:// targets
 hint: use an https:// target
-{file}:17:9: http block is only for http:// and https:// targets
-{file}:20:11: expect.status is only for http:// and https:// targets`},
+{file}:17:9: http block does not apply to tls:// targets
+{file}:20:11: expect.status does not apply to tls:// targets`},
 		{"invalid-multidoc.yaml", `{file}:6:1: configuration holds more than one YAML document
 hint: remove the "---" separator and everything after it`},
 		{"invalid-numbers.yaml", `{file}:3:12: samples must be between 1 and 100, got 0
@@ -121,7 +121,7 @@ hint: did you mean "https"?
 hint: did you mean "tcp://chat.signal.org:443" or "tls://chat.signal.org:443"?
 {file}:7:17: target has no scheme
 hint: did you mean "https://chat.signal.org/"?
-{file}:8:17: scheme "wss" is not supported yet
+{file}:8:17: scheme "quic" is not supported yet
 hint: supported schemes: tcp, tls, http, https
 {file}:9:17: unknown scheme "gopher" in target
 hint: supported schemes: tcp, tls, http, https`},
@@ -143,10 +143,10 @@ hint: write a list: tags: [a, b]
 {file}:10:19: critical must be true or false, got "yes"
 hint: did you mean true?
 {file}:11:18: samples must be an integer, got "2.5"
-{file}:13:11: expect.status is only for http:// and https:// targets
+{file}:13:11: expect.status does not apply to tcp:// targets
 {file}:13:19: expect.status must be a list of integers, got an integer
 hint: write a list: status: [200]
-{file}:14:9: http block is only for http:// and https:// targets
+{file}:14:9: http block does not apply to tcp:// targets
 {file}:15:20: http.headers must be a mapping of name: value, got a list
 {file}:16:17: target must be a string, got a list
 {file}:17:9: endpoint must be a mapping, got a string`},
@@ -515,7 +515,7 @@ func TestLoadStdinNameAndMissingFile(t *testing.T) {
 }
 
 func TestNearestWord(t *testing.T) {
-	keys := endpointSchema.keys
+	keys := theRegistry().endpoint.keys
 	for in, want := range map[string]string{
 		"timout": "timeout", "Timeout": "timeout", "degraded-latency": "degraded_latency",
 		"cert_min_day": "cert_min_days", "crit": "critical", "xyz": "", "tl": "tls", "": "",

@@ -26,6 +26,32 @@ const (
 
 var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", maxRedirects)
 
+var httpProtocol = Protocol{
+	Kind:   KindHTTP,
+	Proves: "an HTTP answer that meets expect",
+	Blocks: []string{"http", "expect"},
+	Expect: []string{"status", "body_contains"},
+	HTTP:   true,
+	Target: urlTarget("80"),
+	Hints:  map[string]string{"tls": "use an https:// target"},
+	Phases: []Phase{PhaseDNS, PhaseConnect, PhaseRequest, PhaseTTFB, PhaseHTTP, PhaseBody},
+	Probe:  probeHTTP,
+	Prober: func(ep *Endpoint) ProbeFunc { return newHTTPProber(ep).probe },
+}
+
+var httpsProtocol = Protocol{
+	Kind:   KindHTTPS,
+	Proves: "a verified TLS handshake and an HTTP answer that meets expect",
+	Blocks: []string{"http", "expect", "tls"},
+	Expect: []string{"status", "body_contains"},
+	TLS:    true,
+	HTTP:   true,
+	Target: urlTarget("443"),
+	Phases: []Phase{PhaseDNS, PhaseConnect, PhaseTLS, PhaseRequest, PhaseTTFB, PhaseHTTP, PhaseBody},
+	Probe:  probeHTTP,
+	Prober: func(ep *Endpoint) ProbeFunc { return newHTTPProber(ep).probe },
+}
+
 // probeHTTP sends one request to ep over a fresh connection and judges the
 // response's status and, when asked, its body.
 func probeHTTP(ctx context.Context, ep *Endpoint, opt *Options) Attempt {

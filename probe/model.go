@@ -20,12 +20,6 @@ const (
 	KindHTTPS Kind = "https"
 )
 
-// UsesTLS reports whether a probe of this kind performs a TLS handshake.
-func (k Kind) UsesTLS() bool { return k == KindTLS || k == KindHTTPS }
-
-// UsesHTTP reports whether a probe of this kind sends an HTTP request.
-func (k Kind) UsesHTTP() bool { return k == KindHTTP || k == KindHTTPS }
-
 // Pos is a position in a configuration file, for error messages.
 type Pos struct {
 	File   string
@@ -137,6 +131,10 @@ type Endpoint struct {
 	TLS    TLSOptions
 	Pos    Pos
 
+	// Options are the decoded option blocks of the endpoint's protocol,
+	// by block name (see Block); probers read them with optionsOf.
+	Options map[string]any
+
 	// TLSConfig is built once at load time for kinds that use TLS, so that
 	// no attempt pays for reading CA files or building pools.
 	TLSConfig *tls.Config
@@ -217,6 +215,20 @@ type Timings struct {
 	TLS     time.Duration
 	TTFB    time.Duration
 	Total   time.Duration
+	// Steps are the phases of a protocol above TLS (upgrade, handshake,
+	// dialogue, login, send, deliver...), in the order they happened.
+	Steps []Step
+}
+
+// Step is the measured duration of one protocol phase.
+type Step struct {
+	Phase Phase
+	D     time.Duration
+}
+
+// AddStep records the duration of a protocol phase.
+func (t *Timings) AddStep(p Phase, d time.Duration) {
+	t.Steps = append(t.Steps, Step{p, d})
 }
 
 // TLSInfo describes the handshake of a successful TLS connection.
@@ -240,6 +252,19 @@ type Attempt struct {
 	// Location of a 3xx that was not followed, or the last URL of followed
 	// redirects when it differs from the target. Captive portals show here.
 	Redirect string
+	// Details are what the protocol learnt beyond timings, for the report:
+	// SASL mechanisms, the certificate fields of WhatsApp's chain, a
+	// round-trip time. Keys are snake_case; values marshal to JSON. Never a
+	// secret.
+	Details map[string]any
+}
+
+// SetDetail records one protocol detail of the attempt.
+func (a *Attempt) SetDetail(key string, v any) {
+	if a.Details == nil {
+		a.Details = map[string]any{}
+	}
+	a.Details[key] = v
 }
 
 // OK reports whether the attempt succeeded.

@@ -29,18 +29,9 @@ func (o *Options) now() time.Time {
 // never prints, and reads no globals.
 type ProbeFunc func(ctx context.Context, ep *Endpoint, opt *Options) Attempt
 
-// probers maps each kind to its prober; adding a protocol is adding a file
-// and a line here.
-var probers = map[Kind]ProbeFunc{
-	KindTCP:   probeTCP,
-	KindTLS:   probeTLS,
-	KindHTTP:  probeHTTP,
-	KindHTTPS: probeHTTP,
-}
-
-// Probe makes one attempt at ep with the prober its kind selects.
+// Probe makes one attempt at ep with the prober its kind's protocol names.
 func Probe(ctx context.Context, ep *Endpoint, opt *Options) Attempt {
-	return probers[ep.Kind](ctx, ep, opt)
+	return ProtocolOf(ep.Kind).Probe(ctx, ep, opt)
 }
 
 func joinHostPort(host, port string) string { return net.JoinHostPort(host, port) }

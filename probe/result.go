@@ -79,6 +79,9 @@ type EndpointResult struct {
 	// Redirect is where the last HTTP answer redirected to (see
 	// Attempt.Redirect), "" when none did.
 	Redirect string
+	// Details are the protocol details of the last successful attempt, or
+	// of the last attempt that had any when none succeeded.
+	Details map[string]any
 }
 
 // ServiceResult is the verdict on one service.

@@ -247,11 +247,11 @@ func (r *Runner) probeEndpoint(ctx context.Context, ep *Endpoint) []Attempt {
 // otherwise its kind's, with what the attempts can share (an HTTP client and
 // its request) built once for all of them rather than once per attempt.
 func (r *Runner) proberFor(ep *Endpoint) ProbeFunc {
-	switch {
-	case r.Probe != nil:
+	if r.Probe != nil {
 		return r.Probe
-	case ep.Kind.UsesHTTP():
-		return newHTTPProber(ep).probe
+	}
+	if p := ProtocolOf(ep.Kind); p != nil && p.Prober != nil {
+		return p.Prober(ep)
 	}
 	return Probe
 }

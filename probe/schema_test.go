@@ -3,6 +3,7 @@ package probe
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,7 +19,7 @@ import (
 
 func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema))
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema()))
 	if err != nil {
 		t.Fatalf("schema.json is not JSON: %v", err)
 	}
@@ -285,7 +286,7 @@ func TestSchemaAndLoaderAgree(t *testing.T) {
 // exactly its roles.
 func TestSchemaKeysMatchLoader(t *testing.T) {
 	var s map[string]any
-	if err := json.Unmarshal(Schema, &s); err != nil {
+	if err := json.Unmarshal(Schema(), &s); err != nil {
 		t.Fatal(err)
 	}
 	at := func(path ...string) map[string]any {
@@ -323,11 +324,17 @@ func TestSchemaKeysMatchLoader(t *testing.T) {
 		{[]string{"properties"}, topSchema.keys},
 		{[]string{"properties", "defaults", "properties"}, defaultsSchema.keys},
 		{[]string{"$defs", "service", "properties"}, serviceSchema.keys},
-		{[]string{"$defs", "endpoint", "properties"}, endpointSchema.keys},
-		{[]string{"$defs", "endpoint", "properties", "expect", "properties"}, expectSchema.keys},
-		{[]string{"$defs", "endpoint", "properties", "http", "properties"}, httpSchema.keys},
-		{[]string{"$defs", "endpoint", "properties", "tls", "properties"}, tlsSchema.keys},
+		{[]string{"$defs", "endpoint", "properties"}, theRegistry().endpoint.keys},
+		{[]string{"$defs", "endpoint", "properties", "expect", "properties"}, theRegistry().expectKeys.keys},
 		{[]string{"$defs", "service", "properties", "functions", "additionalProperties", "properties"}, functionSchema.keys},
+	}
+	for _, b := range blocks {
+		if len(b.Keys) > 0 {
+			levels = append(levels, struct {
+				path []string
+				keys []string
+			}{[]string{"$defs", "endpoint", "properties", b.Name, "properties"}, b.Keys})
+		}
 	}
 	for _, lv := range levels {
 		if got, want := keys(at(lv.path...)), sorted(lv.keys); !slices.Equal(got, want) {
@@ -354,3 +361,23 @@ func TestSchemaKeysMatchLoader(t *testing.T) {
 		t.Errorf("$id %v, want SchemaURL %s", id, SchemaURL)
 	}
 }
+
+// probe/schema.json, published at SchemaURL, is the assembled schema; run
+// `go test ./probe -run TestSchemaFileUpToDate -update` after changing a
+// fragment.
+func TestSchemaFileUpToDate(t *testing.T) {
+	if *updateSchema {
+		if err := os.WriteFile("schema.json", Schema(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile("schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, Schema()) {
+		t.Errorf("probe/schema.json is not the assembled schema: run go test ./probe -run TestSchemaFileUpToDate -update")
+	}
+}
+
+var updateSchema = flag.Bool("update", false, "rewrite probe/schema.json from probe/schema/")

@@ -21,3 +21,12 @@ func probeTCP(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 	_ = conn.Close()
 	return a
 }
+
+var tcpProtocol = Protocol{
+	Kind:   KindTCP,
+	Proves: "a connection is accepted",
+	Target: hostPortTarget(""),
+	Hints:  map[string]string{"tls": "use a tls:// target to check the handshake"},
+	Phases: []Phase{PhaseDNS, PhaseConnect},
+	Probe:  probeTCP,
+}

@@ -71,3 +71,13 @@ func tlsInfo(state *tls.ConnectionState, verified bool) *TLSInfo {
 	}
 	return info
 }
+
+var tlsProtocol = Protocol{
+	Kind:   KindTLS,
+	Proves: "a connection is accepted and a verified TLS handshake completes",
+	Blocks: []string{"tls"},
+	TLS:    true,
+	Target: hostPortTarget(""),
+	Phases: []Phase{PhaseDNS, PhaseConnect, PhaseTLS},
+	Probe:  probeTLS,
+}

@@ -9,6 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 type caFileResult struct {
@@ -151,3 +154,55 @@ func parseCerts(data []byte) ([]*x509.Certificate, error) {
 	}
 	return certs, nil
 }
+
+var tlsKeys = []string{"server_name", "insecure_skip_verify", "ca_file", "ca_pem", "system_roots"}
+
+var tlsBlock = Block{
+	Name: "tls",
+	Keys: tlsKeys,
+	Decode: func(l *loader, n *yaml.Node, ep *Endpoint) {
+		l.tlsFields[ep] = l.tlsOptions(n, ep)
+	},
+}
+
+func (l *loader) tlsOptions(n *yaml.Node, ep *Endpoint) map[string]keyVal {
+	f := l.fields(n, keySchema{what: "tls", keys: tlsKeys})
+	if f == nil {
+		return nil
+	}
+	if p, ok := f["server_name"]; ok {
+		if s, good := l.str(p.v, "tls.server_name"); good {
+			if s == "" || strings.ContainsAny(s, " /:@") {
+				l.errorf(resolveAlias(p.v), "server_name is a host name, without scheme or port", "tls.server_name %q is not a host name", s)
+			} else {
+				ep.TLS.ServerName = s
+			}
+		}
+	}
+	if p, ok := f["insecure_skip_verify"]; ok {
+		ep.TLS.InsecureSkipVerify, _ = l.boolean(p.v, "tls.insecure_skip_verify")
+	}
+	if p, ok := f["system_roots"]; ok {
+		ep.TLS.SystemRoots, _ = l.boolean(p.v, "tls.system_roots")
+	}
+	if p, ok := f["ca_file"]; ok {
+		if s, good := l.str(p.v, "tls.ca_file"); good {
+			if s == "" {
+				l.errorf(resolveAlias(p.v), "", "tls.ca_file is empty")
+			} else {
+				ep.TLS.CAFile = l.resolvePath(s)
+				l.caRaw[ep.TLS.CAFile] = s
+			}
+		}
+	}
+	if p, ok := f["ca_pem"]; ok {
+		if s, good := l.str(p.v, "tls.ca_pem"); good {
+			ep.TLS.CAPEM = s
+		}
+	}
+	return f
+}
+
+// resolvePath makes a path from the config absolute, relative to the config
+// file's directory, so that the result does not depend on where msgprobe
+// runs from.

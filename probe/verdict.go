@@ -26,6 +26,9 @@ func JudgeEndpoint(ep *Endpoint, attempts []Attempt, now time.Time) EndpointResu
 		if a.Redirect != "" {
 			r.Redirect = a.Redirect
 		}
+		if a.Details != nil && (a.OK() || len(ok) == 0) {
+			r.Details = a.Details
+		}
 		if a.OK() {
 			ok = append(ok, *a)
 			continue
@@ -131,13 +134,22 @@ func failureReason(errs []ErrorCount, total int) string {
 		if i == 0 {
 			noun = " attempts"
 		}
-		parts[i] = fmt.Sprintf("%d/%d%s %s", g.n, total, noun, describe(g.class, g.phase, g.msg))
+		sep := " "
+		if selfDescribed(g.class) && g.msg != "" {
+			// The prober's own sentence: "3/3 attempts: connected, no
+			// WebSocket upgrade in 5s".
+			sep = ": "
+		}
+		parts[i] = fmt.Sprintf("%d/%d%s%s%s", g.n, total, noun, sep, describe(g.class, g.phase, g.msg))
 	}
 	return strings.Join(parts, ", ")
 }
 
 // describe phrases one failure class for a reason line.
 func describe(c Class, p Phase, msg string) string {
+	if selfDescribed(c) && msg != "" {
+		return msg
+	}
 	at := " at " + string(p)
 	if p == "" {
 		at = ""
@@ -216,7 +228,33 @@ func summarise(ok []Attempt) (*Latency, Timings) {
 		TLS:     median(func(t *Timings) time.Duration { return t.TLS }),
 		TTFB:    median(func(t *Timings) time.Duration { return t.TTFB }),
 		Total:   lat.P50,
+		Steps:   medianSteps(ok),
 	}
+}
+
+// medianSteps is the median of each protocol phase over the attempts, in
+// the order the phases first happened.
+func medianSteps(ok []Attempt) []Step {
+	var order []Phase
+	vals := map[Phase][]time.Duration{}
+	for i := range ok {
+		for _, s := range ok[i].Timings.Steps {
+			if _, seen := vals[s.Phase]; !seen {
+				order = append(order, s.Phase)
+			}
+			vals[s.Phase] = append(vals[s.Phase], s.D)
+		}
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	out := make([]Step, len(order))
+	for i, p := range order {
+		v := vals[p]
+		slices.Sort(v)
+		out[i] = Step{p, percentile(v, 0.5)}
+	}
+	return out
 }
 
 // percentile is the nearest-rank percentile of sorted values: with three
@@ -436,12 +474,17 @@ func endpointCause(e *EndpointResult) string {
 		return e.Status.String()
 	case m.Class == ClassHTTPStatus && e.HTTPStatus != 0:
 		return fmt.Sprintf("HTTP %d", e.HTTPStatus)
+	case selfDescribed(m.Class) && m.Message != "":
+		return m.Message
 	}
 	return shortCause(m.Class, m.Phase)
 }
 
 // shortCause names a failure class in a word or three.
 func shortCause(c Class, p Phase) string {
+	if ci, ok := classInfo(c); ok && ci.Short != "" {
+		return ci.Short
+	}
 	switch c {
 	case ClassConnectionRefused:
 		return "refused"

@@ -1,7 +1,10 @@
 package report
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/msgprobe/msgprobe/probe"
@@ -71,6 +74,9 @@ type jsonEndpoint struct {
 	HTTPStatus int          `json:"http_status,omitempty"`
 	Redirect   string       `json:"redirect,omitempty"`
 	TLS        *jsonTLS     `json:"tls,omitempty"`
+	// Protocol holds what the endpoint's protocol learnt: SASL
+	// mechanisms, a certificate chain's fields, a round-trip time.
+	Protocol map[string]any `json:"protocol,omitempty"`
 }
 
 type jsonLatency struct {
@@ -89,6 +95,30 @@ type jsonPhases struct {
 	TLS     *float64 `json:"tls,omitempty"`
 	TTFB    *float64 `json:"ttfb,omitempty"`
 	Total   *float64 `json:"total,omitempty"`
+	// steps are the protocol phases (upgrade, handshake, ...), written
+	// after the fixed ones in the order they happened.
+	steps []probe.Step
+}
+
+// MarshalJSON writes the fixed phases, then the protocol's own.
+func (p *jsonPhases) MarshalJSON() ([]byte, error) {
+	type fixed jsonPhases
+	b, err := json.Marshal((*fixed)(p))
+	if err != nil || len(p.steps) == 0 {
+		return b, err
+	}
+	buf := bytes.NewBuffer(b[:len(b)-1])
+	for i, s := range p.steps {
+		if i > 0 || len(b) > 2 {
+			buf.WriteByte(',')
+		}
+		name, _ := json.Marshal(string(s.Phase))
+		buf.Write(name)
+		buf.WriteByte(':')
+		buf.WriteString(strconv.FormatFloat(ms(s.D), 'f', -1, 64))
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }
 
 type jsonError struct {
@@ -152,6 +182,7 @@ func jsonEndpointOf(e *probe.EndpointResult) jsonEndpoint {
 		Failures:   e.Failures,
 		HTTPStatus: e.HTTPStatus,
 		Redirect:   e.Redirect,
+		Protocol:   e.Details,
 	}
 	if l := e.Latency; l != nil {
 		out.LatencyMS = &jsonLatency{Min: ms(l.Min), P50: ms(l.P50), P95: ms(l.P95), Max: ms(l.Max)}
@@ -181,8 +212,8 @@ func jsonPhasesOf(t probe.Timings) *jsonPhases {
 		v := ms(d)
 		return &v
 	}
-	p := &jsonPhases{DNS: opt(t.DNS), Connect: opt(t.Connect), TLS: opt(t.TLS), TTFB: opt(t.TTFB), Total: opt(t.Total)}
-	if *p == (jsonPhases{}) {
+	p := &jsonPhases{DNS: opt(t.DNS), Connect: opt(t.Connect), TLS: opt(t.TLS), TTFB: opt(t.TTFB), Total: opt(t.Total), steps: t.Steps}
+	if p.DNS == nil && p.Connect == nil && p.TLS == nil && p.TTFB == nil && p.Total == nil && len(p.steps) == 0 {
 		return nil
 	}
 	return p

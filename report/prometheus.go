@@ -218,6 +218,21 @@ func (p *Prometheus) Render(w io.Writer, r *probe.Report) error {
 				}
 			}
 		}
+		// The protocol's own phases follow the fixed ones, sorted by name.
+		for _, name := range stepNames(group) {
+			for i := range group {
+				ep := &group[i]
+				if ep.e.Latency == nil {
+					continue
+				}
+				for _, s := range ep.e.Phases.Steps {
+					if string(s.Phase) == name && s.D != 0 {
+						o.endpoint(ep, "", "phase", validUTF8(name))
+						o.value("} ", s.D.Seconds())
+					}
+				}
+			}
+		}
 	}
 
 	// The status label sorts between service and target.
@@ -469,3 +484,19 @@ func boolValue(b bool) float64 {
 // unixSeconds keeps millisecond precision, which is what Prometheus
 // timestamps carry, so that nanosecond noise does not fill the last digits.
 func unixSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1e3 }
+
+// stepNames are the protocol phases measured in a group of endpoints, sorted,
+// without the names of the fixed phases.
+func stepNames(group []promEndpoint) []string {
+	var names []string
+	for i := range group {
+		for _, s := range group[i].e.Phases.Steps {
+			n := string(s.Phase)
+			if !slices.Contains(names, n) && !slices.ContainsFunc(promPhases, func(p promPhase) bool { return p.name == n }) {
+				names = append(names, n)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}

@@ -240,7 +240,7 @@ func TestSchemaCommand(t *testing.T) {
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
 	}
-	if !bytes.Equal([]byte(r.stdout), probe.Schema) {
+	if !bytes.Equal([]byte(r.stdout), probe.Schema()) {
 		t.Errorf("schema prints something else than probe.Schema")
 	}
 	var s struct {

@@ -131,6 +131,9 @@ func notes(ep *probe.Endpoint) []string {
 			n = append(n, "sni "+ep.TLS.ServerName)
 		}
 	}
+	if p := probe.ProtocolOf(ep.Kind); p != nil && p.Notes != nil {
+		n = append(n, p.Notes(ep)...)
+	}
 	return n
 }
 

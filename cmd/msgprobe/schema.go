@@ -20,7 +20,7 @@ or a local copy: msgprobe schema > msgprobe.schema.json, then
   # yaml-language-server: $schema=./msgprobe.schema.json`,
 		Args: noArgs,
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			_, err := io.Out.Write(probe.Schema)
+			_, err := io.Out.Write(probe.Schema())
 			return err
 		}),
 	}

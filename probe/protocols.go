@@ -1,0 +1,24 @@
+package probe
+
+// The tables that tie schemes, option blocks and expect keys to the files
+// that implement them. Adding a protocol is adding its file and a line
+// here, as in blackbox_exporter's prober table: greppable, no init()
+// side effects.
+
+var protocols = []*Protocol{
+	&tcpProtocol,
+	&tlsProtocol,
+	&httpProtocol,
+	&httpsProtocol,
+}
+
+var blocks = []*Block{
+	&expectBlock,
+	&httpBlock,
+	&tlsBlock,
+}
+
+var expectKeys = []*ExpectKey{
+	&expectStatus,
+	&expectBodyContains,
+}
