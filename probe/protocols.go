@@ -10,12 +10,15 @@ var protocols = []*Protocol{
 	&tlsProtocol,
 	&httpProtocol,
 	&httpsProtocol,
+	&xmppProtocol,
+	&xmppsProtocol,
 }
 
 var blocks = []*Block{
 	&expectBlock,
 	&httpBlock,
 	&tlsBlock,
+	&xmppBlock,
 }
 
 var expectKeys = []*ExpectKey{

@@ -109,6 +109,27 @@ func (r *Reader) Header() (StreamHeader, error) {
 	if r.hdr {
 		return StreamHeader{}, errors.New("xmpp: stream header already read")
 	}
+	// A stream starts with '<' after optional whitespace. Judge the first
+	// byte at once: encoding/xml would wait for the end of a text that a
+	// server speaking something else may never finish.
+	for {
+		c, err := r.br.ReadByte()
+		if err != nil {
+			if r.lr.err != nil {
+				return StreamHeader{}, r.lr.err
+			}
+			return StreamHeader{}, err
+		}
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			continue
+		}
+		_ = r.br.UnreadByte()
+		if c != '<' {
+			head, _ := r.br.Peek(min(r.br.Buffered(), 40))
+			return StreamHeader{}, protoErrorf("XMPP server sent text, not a stream header: %q", excerpt(head))
+		}
+		break
+	}
 	for {
 		tok, err := r.token()
 		if err != nil {
