@@ -1,0 +1,153 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/msgprobe/msgprobe/internal/fixture"
+)
+
+// xmppReport is what the XMPP end-to-end tests read from the JSON report.
+type xmppReport struct {
+	Services []struct {
+		Name      string `json:"name"`
+		Status    string `json:"status"`
+		Reason    string `json:"reason"`
+		Endpoints []struct {
+			Name   string `json:"name"`
+			Status string `json:"status"`
+			Reason string `json:"reason"`
+			Errors []struct {
+				Class   string `json:"class"`
+				Phase   string `json:"phase"`
+				Message string `json:"message"`
+			} `json:"errors"`
+			TLS *struct {
+				Version string `json:"version"`
+			} `json:"tls"`
+			Protocol struct {
+				Domain         string   `json:"domain"`
+				StartTLS       string   `json:"starttls"`
+				SASLMechanisms []string `json:"sasl_mechanisms"`
+			} `json:"protocol"`
+		} `json:"endpoints"`
+	} `json:"services"`
+}
+
+// TestXMPPAgainstProsody: through the binary, a real Prosody is up over
+// xmpp:// with the TLS version and SASL mechanisms in the JSON; a Prosody
+// without STARTTLS is down with starttls_unavailable, unless the endpoint
+// says STARTTLS is optional.
+func TestXMPPAgainstProsody(t *testing.T) {
+	dir := t.TempDir()
+	ca := fixture.NewCA(t)
+	caFile := writeFile(t, dir, "ca.pem", string(ca.PEM()))
+	withTLS := fixture.StartProsody(t, ca, fixture.ProsodyConfig{DirectTLS: true})
+	plain := fixture.StartProsody(t, nil, fixture.ProsodyConfig{TLS: fixture.ProsodyTLSOff})
+	writeFile(t, dir, "c.yaml", fmt.Sprintf(`version: 1
+defaults: {timeout: 5s, samples: 1}
+services:
+  - name: Prosody
+    endpoints:
+      - name: starttls
+        target: xmpp://%[1]s
+        xmpp: {domain: example.test}
+        tls: {ca_file: %[2]s}
+      - name: direct-tls
+        target: xmpps://%[3]s
+        xmpp: {domain: example.test}
+        tls: {ca_file: %[2]s}
+  - name: Plain
+    endpoints:
+      - name: required
+        target: xmpp://%[4]s
+        xmpp: {domain: example.test}
+  - name: PlainOptional
+    endpoints:
+      - name: optional
+        target: xmpp://%[4]s
+        xmpp: {domain: example.test, starttls: optional}
+`, withTLS.Addr, caFile, withTLS.DirectTLSAddr, plain.Addr))
+	r := msgprobe(t, dir, "", "check", "-c", "c.yaml", "-f", "json")
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2 (Plain is down)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	var rep xmppReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if len(rep.Services) != 3 {
+		t.Fatalf("services: %+v", rep.Services)
+	}
+	for _, e := range rep.Services[0].Endpoints {
+		if e.Status != "up" {
+			t.Errorf("%s: %s %q, want up", e.Name, e.Status, e.Reason)
+		}
+		if e.TLS == nil || !strings.HasPrefix(e.TLS.Version, "TLS 1.") {
+			t.Errorf("%s: tls %+v, want a TLS version", e.Name, e.TLS)
+		}
+		if !slices.Contains(e.Protocol.SASLMechanisms, "SCRAM-SHA-1") || e.Protocol.Domain != "example.test" {
+			t.Errorf("%s: protocol %+v, want SCRAM-SHA-1 among the mechanisms", e.Name, e.Protocol)
+		}
+	}
+	if got := rep.Services[0].Endpoints[0].Protocol.StartTLS; got != "required" {
+		t.Errorf("starttls = %q, want required", got)
+	}
+	req := rep.Services[1].Endpoints[0]
+	if req.Status != "down" || len(req.Errors) == 0 || req.Errors[0].Class != "starttls_unavailable" || req.Errors[0].Phase != "starttls" {
+		t.Errorf("STARTTLS required on a plain server: %s %+v", req.Status, req.Errors)
+	}
+	if !strings.Contains(req.Reason, "XMPP server offers no STARTTLS") {
+		t.Errorf("reason %q does not name the XMPP layer", req.Reason)
+	}
+	opt := rep.Services[2].Endpoints[0]
+	if opt.Status != "up" || opt.TLS != nil || opt.Protocol.StartTLS != "absent" {
+		t.Errorf("STARTTLS optional on a plain server: %s %q tls %+v protocol %+v", opt.Status, opt.Reason, opt.TLS, opt.Protocol)
+	}
+}
+
+// TestXMPPSilentListenerThroughTheBinary: a listener that accepts TCP and says nothing is
+// down under xmpp:// with protocol_timeout while tcp:// on the same port is
+// up.
+func TestXMPPSilentListenerThroughTheBinary(t *testing.T) {
+	dir := t.TempDir()
+	addr := fixture.TCPListener(t)
+	writeFile(t, dir, "c.yaml", fmt.Sprintf(`version: 1
+defaults: {timeout: 1s, samples: 1}
+services:
+  - name: Chat
+    endpoints:
+      - name: port
+        target: tcp://%[1]s
+      - name: stream
+        target: xmpp://%[1]s
+        xmpp: {domain: example.test}
+`, addr))
+	r := msgprobe(t, dir, "", "check", "-c", "c.yaml", "-f", "json")
+	var rep xmppReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, r.stdout, r.stderr)
+	}
+	eps := rep.Services[0].Endpoints
+	if eps[0].Status != "up" {
+		t.Errorf("tcp:// %s %q, want up", eps[0].Status, eps[0].Reason)
+	}
+	if eps[1].Status != "down" || len(eps[1].Errors) == 0 || eps[1].Errors[0].Class != "protocol_timeout" || eps[1].Errors[0].Phase != "stream" {
+		t.Fatalf("xmpp:// %s %+v, want down with protocol_timeout at stream", eps[1].Status, eps[1].Errors)
+	}
+	if !strings.Contains(eps[1].Reason, "connected, no XMPP stream header in 1s") {
+		t.Errorf("xmpp:// reason %q", eps[1].Reason)
+	}
+	// The service line names the failing layer and endpoint; that the
+	// port itself answered shows in the tcp:// endpoint's own line.
+	if svc := rep.Services[0]; !strings.Contains(svc.Reason, "stream: 1/1 attempts: connected, no XMPP stream header in 1s") {
+		t.Errorf("service reason %q", svc.Reason)
+	}
+	text := msgprobe(t, dir, "", "check", "-c", "c.yaml")
+	if !strings.Contains(text.stdout, "connected, no XMPP stream header in 1s") {
+		t.Errorf("text report does not give the XMPP reason:\n%s", text.stdout)
+	}
+}
