@@ -199,7 +199,7 @@ func probeXMPP(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 	defer conn.Close()
 	a.RemoteAddr = conn.RemoteAddr().String()
 
-	s := &xmppSession{ctx: ctx, ep: ep, domain: o.Domain, conn: conn, timeout: ep.Timeout}
+	s := &xmppSession{ctx: ctx, ep: ep, domain: o.Domain, conn: conn, timeout: ep.Timeout, phases: map[Phase]time.Duration{}}
 	info := XMPPInfo{Domain: o.Domain}
 	if direct {
 		if f := s.startTLS(&a, PhaseTLS); f != nil {
@@ -251,8 +251,12 @@ func probeXMPP(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 			Err: errors.New("XMPP server offers no SASL mechanism: no client could log in")}
 		return a
 	}
-	info.StreamFrom = s.from
 	a.Details = info.details()
+	for _, p := range []Phase{PhaseStream, PhaseStartTLS, PhaseFeatures} {
+		if d, ok := s.phases[p]; ok {
+			a.Details[string(p)+"_ms"] = milliseconds(d)
+		}
+	}
 	s.close()
 	return a
 }
@@ -260,7 +264,6 @@ func probeXMPP(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 // XMPPInfo is what a successful XMPP attempt learnt, for the report.
 type XMPPInfo struct {
 	Domain     string
-	StreamFrom string
 	StartTLS   string // "required", "offered" or "absent"; "" over direct TLS
 	ALPN       string // negotiated over direct TLS, "" if the server chose none
 	Mechanisms []string
@@ -346,6 +349,9 @@ type xmppSession struct {
 	timeout time.Duration
 	from    string
 	alpn    string
+	// phases are the durations of the XMPP steps, which Timings has no
+	// field for; they go into the report's protocol details.
+	phases map[Phase]time.Duration
 }
 
 // streamHeader is the client's opening tag for domain (RFC 6120 §4.7).
@@ -366,6 +372,7 @@ func (s *xmppSession) open(phase Phase, t *Timings) (xmpp.Features, *Failure) {
 		what = "XMPP stream header after TLS"
 	}
 	sent := time.Now()
+	defer func() { s.phases[phase] = time.Since(sent) }()
 	if _, err := s.conn.Write(streamHeader(s.domain)); err != nil {
 		return xmpp.Features{}, s.fail(err, phase, what)
 	}
@@ -396,6 +403,7 @@ func (s *xmppSession) open(phase Phase, t *Timings) (xmpp.Features, *Failure) {
 // proceed asks for STARTTLS and waits for <proceed/>.
 func (s *xmppSession) proceed() *Failure {
 	const starttls = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+	defer func(start time.Time) { s.phases[PhaseStartTLS] = time.Since(start) }(time.Now())
 	if _, err := s.conn.Write([]byte(starttls)); err != nil {
 		return s.fail(err, PhaseStartTLS, "answer to STARTTLS")
 	}
@@ -467,6 +475,11 @@ func (s *xmppSession) fail(err error, phase Phase, what string) *Failure {
 		f.Err = &describedError{"XMPP server closed the connection before its " + strings.TrimPrefix(what, "XMPP "), err}
 	}
 	return f
+}
+
+// milliseconds is d in milliseconds to a tenth, as the report's phases_ms.
+func milliseconds(d time.Duration) float64 {
+	return float64(d.Round(100*time.Microsecond)) / float64(time.Millisecond)
 }
 
 // shortDuration writes d as a person would: 5s, 1.5s, 500ms.
