@@ -97,3 +97,18 @@ func validEnvName(name string) bool {
 // scalar that YAML typed as a string eligible to become a number or a bool
 // after expansion.
 func hasEnvRef(s string) bool { return strings.Contains(s, "${") }
+
+// envRefOnly reports whether s is exactly one ${VAR} reference, with no
+// default and nothing around it, and returns the variable's name: the only
+// form a credential may take, so that its value never sits in the file.
+func envRefOnly(s string) (string, bool) {
+	name, ok := strings.CutPrefix(s, "${")
+	if !ok {
+		return "", false
+	}
+	name, ok = strings.CutSuffix(name, "}")
+	if !ok || !validEnvName(name) {
+		return "", false
+	}
+	return name, true
+}

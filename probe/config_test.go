@@ -122,9 +122,9 @@ hint: did you mean "tcp://chat.signal.org:443" or "tls://chat.signal.org:443"?
 {file}:7:17: target has no scheme
 hint: did you mean "https://chat.signal.org/"?
 {file}:8:17: scheme "quic" is not supported yet
-hint: supported schemes: tcp, tls, http, https, xmpp, xmpps
+hint: supported schemes: {schemes}
 {file}:9:17: unknown scheme "gopher" in target
-hint: supported schemes: tcp, tls, http, https, xmpp, xmpps`},
+hint: supported schemes: {schemes}`},
 		{"invalid-secrets.yaml", `{file}:5:17: target port 99999 is out of range 1-65535
 {file}:9:28: header "Authorization" has a line break or NUL in its value
 {file}:10:13: invalid header name "Bad Name" in http.headers
@@ -190,7 +190,7 @@ hint: this msgprobe reads version 1`},
 			if !errors.As(err, &errs) {
 				t.Fatalf("error is %T, want ConfigErrors", err)
 			}
-			want := strings.NewReplacer("{file}", path, "{dir}", dir).Replace(tt.want)
+			want := strings.NewReplacer("{file}", path, "{dir}", dir, "{schemes}", schemeList()).Replace(tt.want)
 			if got := err.Error(); got != want {
 				t.Errorf("errors differ\n--- got\n%s\n--- want\n%s", got, want)
 			}

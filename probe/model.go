@@ -77,7 +77,10 @@ type Function struct {
 }
 
 // Roles an endpoint may serve.
-var Roles = []string{"messaging", "calls", "media", "web", "api", "push"}
+//
+// delivery is the role of round-trip probes (matrix+deliver://, ...): they
+// judge with the service's messaging function and decide it when they fail.
+var Roles = []string{"messaging", "calls", "media", "web", "api", "push", RoleDelivery}
 
 // Expect holds what a successful HTTP attempt must show.
 type Expect struct {

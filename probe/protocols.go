@@ -12,6 +12,10 @@ var protocols = []*Protocol{
 	&httpsProtocol,
 	&xmppProtocol,
 	&xmppsProtocol,
+	&matrixDeliverProtocol,
+	&matrixDeliverHTTPProtocol,
+	&telegramBotProtocol,
+	&telegramBotHTTPProtocol,
 }
 
 var blocks = []*Block{
@@ -19,6 +23,7 @@ var blocks = []*Block{
 	&httpBlock,
 	&tlsBlock,
 	&xmppBlock,
+	&deliverBlock,
 }
 
 var expectKeys = []*ExpectKey{

@@ -102,6 +102,7 @@ func (r *Runner) probeAll(ctx context.Context, eps []*Endpoint) [][]Attempt {
 	if len(eps) == 0 {
 		return out
 	}
+	accounts := &accountLocks{}
 	workers := poolSize(r.Concurrency, len(eps), openFileLimit())
 
 	jobs := make(chan int)
@@ -112,7 +113,7 @@ func (r *Runner) probeAll(ctx context.Context, eps []*Endpoint) [][]Attempt {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				results <- finished{i, r.probeEndpoint(ctx, eps[i])}
+				results <- finished{i, r.probeEndpoint(ctx, eps[i], accounts)}
 			}
 		}()
 	}
@@ -209,8 +210,18 @@ func MaxConcurrency() int {
 	return poolSize(limit, limit, limit)
 }
 
-// probeEndpoint makes the endpoint's attempts one after another.
-func (r *Runner) probeEndpoint(ctx context.Context, ep *Endpoint) []Attempt {
+// probeEndpoint makes the endpoint's attempts one after another. The
+// attempts of endpoints that act on one account (two delivery probes of one
+// test account) wait for each other: a message of one would show in the
+// other's sync, and two logins at once look like an attack to a server.
+func (r *Runner) probeEndpoint(ctx context.Context, ep *Endpoint, accounts *accountLocks) []Attempt {
+	if p := ProtocolOf(ep.Kind); p != nil && p.Once && p.Account != nil {
+		unlock, ok := accounts.lock(ctx, p.Account(ep))
+		if !ok {
+			return canceledAttempts(ctx, ep, nil)
+		}
+		defer unlock()
+	}
 	probe := r.proberFor(ep)
 	samples := max(ep.Samples, 1)
 	attempts := make([]Attempt, 0, samples)
@@ -271,4 +282,30 @@ func canceledAttempts(ctx context.Context, ep *Endpoint, have []Attempt) []Attem
 		have = append(have, Attempt{Failure: &Failure{Class: ClassCanceled, Err: cause}})
 	}
 	return have
+}
+
+// accountLocks serialise the endpoints of one account within a run.
+type accountLocks struct {
+	mu    sync.Mutex
+	locks map[string]chan struct{}
+}
+
+// lock waits until no other endpoint holds account, or ctx ends (false).
+func (a *accountLocks) lock(ctx context.Context, account string) (unlock func(), ok bool) {
+	a.mu.Lock()
+	if a.locks == nil {
+		a.locks = map[string]chan struct{}{}
+	}
+	ch := a.locks[account]
+	if ch == nil {
+		ch = make(chan struct{}, 1)
+		a.locks[account] = ch
+	}
+	a.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, true
+	case <-ctx.Done():
+		return nil, false
+	}
 }

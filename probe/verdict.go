@@ -342,6 +342,7 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 		critical bool
 		minUp    int
 		eps      []*EndpointResult
+		delivery int // endpoints of role delivery, which decide messaging
 	}
 	var fns []*function
 	byName := map[string]*function{}
@@ -350,6 +351,11 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 		name := e.Endpoint.Role
 		if name == "" {
 			name = e.Endpoint.Name
+		}
+		if name == RoleDelivery {
+			// A message that is not delivered is messaging down, however
+			// well the servers connect: delivery joins messaging.
+			name = "messaging"
 		}
 		f := byName[name]
 		if f == nil {
@@ -361,8 +367,11 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 			byName[name] = f
 			fns = append(fns, f)
 		}
-		if e.Endpoint.Critical {
+		if e.Endpoint.Critical || svc.Functions[e.Endpoint.Role].Critical {
 			f.critical = true
+		}
+		if e.Endpoint.Role == RoleDelivery {
+			f.delivery++
 		}
 		f.eps = append(f.eps, e)
 	}
@@ -371,7 +380,7 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 	var parts, upNames, downNames []string
 	var failing []*EndpointResult
 	for _, f := range fns {
-		up, down := 0, 0
+		up, down, deliveryDown := 0, 0, 0
 		var bad []*EndpointResult
 		for _, e := range f.eps {
 			switch {
@@ -379,6 +388,9 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 				up++
 			case e.Status >= Down:
 				down++
+				if e.Endpoint.Role == RoleDelivery {
+					deliveryDown++
+				}
 				bad = append(bad, e)
 			default:
 				bad = append(bad, e)
@@ -386,7 +398,8 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 		}
 		st := Up
 		switch {
-		case up == 0 && down == len(f.eps), f.minUp > 0 && up < f.minUp:
+		case up == 0 && down == len(f.eps), f.minUp > 0 && up < f.minUp,
+			f.delivery > 0 && deliveryDown == f.delivery:
 			st = Down
 		case up < len(f.eps):
 			st = Degraded
@@ -426,6 +439,10 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 type causeGroup struct {
 	cause string
 	names []string
+	// sentence is true for a protocol's own one-line reason ("sent
+	// 09:38:02, not delivered within 10s"), which follows the names after
+	// a colon rather than as a word or three.
+	sentence bool
 }
 
 // causeGroups groups failing endpoints by their cause, the largest group
@@ -436,7 +453,8 @@ func causeGroups(bad []*EndpointResult) []causeGroup {
 		c := endpointCause(e)
 		i := slices.IndexFunc(groups, func(g causeGroup) bool { return g.cause == c })
 		if i < 0 {
-			groups = append(groups, causeGroup{cause: c})
+			m := mainErrorOf(e)
+			groups = append(groups, causeGroup{cause: c, sentence: m != nil && selfDescribed(m.Class) && m.Message != ""})
 			i = len(groups) - 1
 		}
 		groups[i].names = append(groups[i].names, e.Endpoint.Name)
@@ -456,7 +474,11 @@ func failingSummary(bad []*EndpointResult) string {
 			parts = append(parts, fmt.Sprintf("+%d more", len(groups)-most))
 			break
 		}
-		parts = append(parts, compressNames(g.names)+" "+g.cause)
+		sep := " "
+		if g.sentence {
+			sep = ": "
+		}
+		parts = append(parts, compressNames(g.names)+sep+g.cause)
 	}
 	return strings.Join(parts, ", ")
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"slices"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/msgprobe/msgprobe/internal/round"
 	"github.com/msgprobe/msgprobe/probe"
 	"github.com/msgprobe/msgprobe/report"
 )
@@ -138,32 +137,42 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 	if err := selectServices(cfg, opts.Services, opts.Tags); err != nil {
 		return err
 	}
-	applyOverrides(cfg, opts)
+	applyOverrides(cfg, opts.Timeout, opts.Samples)
 
 	rendOpt := report.Options{Now: opts.Now, FailOn: report.FailNever}
 	if failOnSet {
 		rendOpt.FailOn = failOn
 	}
-	outs, err := newOutputs(specs, opts, io, rendOpt)
+	files, stdout, err := newOutputs(specs, opts.NoColor, io, rendOpt)
 	if err != nil {
 		return err
 	}
-	c := &checkRun{opts: opts, io: io, cfg: cfg, outs: outs, failOn: failOn, failOnSet: failOnSet}
-	if err := outs.open(); err != nil {
+	loop := round.New(cfg)
+	loop.Concurrency = opts.Concurrency
+	loop.Network = network(opts.IPv4, opts.IPv6)
+	loop.Resolver = opts.Resolver
+	loop.Deadline = opts.Deadline
+	loop.Now = opts.Now
+	loop.Files = files
+	if io.ErrTTY && !opts.Quiet {
+		loop.Progress = round.NewProgress(io.Err)
+	}
+	if opts.State != "" {
+		loop.Store = round.NewStore(io.path(opts.State), opts.State)
+	}
+	c := &checkRun{opts: opts, io: io, loop: loop, stdout: stdout, failOn: failOn, failOnSet: failOnSet}
+	if err := loop.Open(); err != nil {
 		return err
 	}
-	defer outs.abort() // a no-op once committed
+	defer loop.Abort() // a no-op once committed
 	if opts.State != "" {
-		c.store = newStateStore(opts.State, io)
-		if err := c.store.open(); err != nil {
-			return err
+		var w *round.StateWarning
+		if err := loop.LoadState(); errors.As(err, &w) && !(w.Missing && opts.Quiet) {
+			fmt.Fprintf(io.Err, "msgprobe: warning: %v\n", w)
 		}
-		defer c.store.abort()
-		c.state = c.store.load(io, opts.Quiet)
-		c.tracking = true
 	}
 
-	if most := probe.MaxConcurrency(); most > 0 && opts.Concurrency > most && endpointTotal(cfg) > most {
+	if most := probe.MaxConcurrency(); most > 0 && opts.Concurrency > most && round.EndpointTotal(cfg) > most {
 		fmt.Fprintf(io.Err, "msgprobe: warning: probing %d endpoints at once, not %d: the open-files limit (ulimit -n) allows no more\n", most, opts.Concurrency)
 	}
 	if ctx == nil {
@@ -172,65 +181,28 @@ func runCheck(ctx context.Context, opts *checkOptions, io *IO) error {
 	if opts.Watch > 0 {
 		return c.watch(ctx)
 	}
-	rep, interrupted := c.probe(ctx, io.Signals)
-	if err := c.record(rep, interrupted); err != nil {
+	// Ctrl-C ends the probing, not the writing of what was measured.
+	pctx, stop := interruptContext(ctx, io)
+	r := loop.Probe(pctx)
+	stop()
+	if err := loop.Record(r); err != nil {
 		return err
 	}
-	if err := c.print(rep); err != nil {
+	if err := c.print(r.Report); err != nil {
 		return err
 	}
-	return verdictExit(rep.Status, failOn, failOnSet)
+	return verdictExit(r.Report.Status, failOn, failOnSet)
 }
 
-// checkRun is a check under way: what was set up before probing, and the
-// state carried from one round to the next.
+// checkRun is a check under way: its options, its loop, and where its
+// report goes besides the loop's files.
 type checkRun struct {
 	opts      *checkOptions
 	io        *IO
-	cfg       *probe.Config
-	outs      outputs
+	loop      *round.Loop
+	stdout    *stdoutReport // nil when every report goes to a file
 	failOn    probe.Status
 	failOnSet bool
-	store     *stateStore // nil without --state
-	state     *runState   // the last recorded statuses; nil before the first
-	tracking  bool        // compute transitions (--state or --watch)
-}
-
-// probe runs one round; interrupted tells that Ctrl-C cut it short.
-func (c *checkRun) probe(ctx context.Context, signals bool) (rep *probe.Report, interrupted bool) {
-	ctx, stop := runContext(ctx, c.opts, c.io, signals)
-	defer stop()
-	p := newProgress(c.io, c.opts.Quiet)
-	p.start(endpointTotal(c.cfg))
-	runner := &probe.Runner{
-		Concurrency: c.opts.Concurrency,
-		Options:     &probe.Options{Network: network(c.opts), Now: c.opts.Now, Resolver: resolver(c.opts, c.cfg)},
-		Now:         c.opts.Now,
-		Progress:    p.hook(),
-	}
-	rep = runner.Run(ctx, c.cfg)
-	p.end()
-	return rep, errors.Is(context.Cause(ctx), probe.ErrInterrupted)
-}
-
-// record sets the round's transitions, then writes the report files and
-// the state. A round the user interrupted is reported but not remembered:
-// what it did not measure is no news about the services.
-func (c *checkRun) record(rep *probe.Report, interrupted bool) error {
-	if c.tracking {
-		next, transitions := advance(c.state, rep)
-		rep.Transitions = transitions
-		if !interrupted {
-			c.state = next
-		}
-	}
-	if err := c.outs.writeFiles(rep); err != nil {
-		return err
-	}
-	if c.store != nil && !interrupted {
-		return c.store.save(c.state)
-	}
-	return nil
 }
 
 // news is what a quiet run speaks up for: a status that is not up, or a
@@ -242,7 +214,7 @@ func news(rep *probe.Report) bool {
 // print writes a single run's report on stdout, or, when every report went
 // to a file, what a quiet run's reader must know.
 func (c *checkRun) print(rep *probe.Report) error {
-	if o := c.outs.stdout(); o != nil {
+	if o := c.stdout; o != nil {
 		if c.opts.Quiet && !news(rep) {
 			return nil
 		}
@@ -252,14 +224,6 @@ func (c *checkRun) print(rep *probe.Report) error {
 		printDigest(c.io.Out, rep)
 	}
 	return nil
-}
-
-func endpointTotal(cfg *probe.Config) int {
-	n := len(cfg.Controls)
-	for _, s := range cfg.Services {
-		n += len(s.Endpoints)
-	}
-	return n
 }
 
 // verdictExit maps the overall status to the exit code, honouring --fail-on.
@@ -307,26 +271,21 @@ func printDigest(w io.Writer, rep *probe.Report) {
 	}
 }
 
-// runContext bounds the run by --deadline and ends it on Ctrl-C (the report of
+// interruptContext ends a single run's probing on Ctrl-C (the report of
 // what was measured is still printed; a second Ctrl-C kills the process).
-func runContext(parent context.Context, opts *checkOptions, io *IO, signals bool) (context.Context, func()) {
+// The loop adds --deadline.
+func interruptContext(parent context.Context, io *IO) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(parent)
-	stops := []func(){func() { cancel(nil) }}
-	if opts.Deadline > 0 {
-		var c context.CancelFunc
-		ctx, c = context.WithDeadlineCause(ctx, time.Now().Add(opts.Deadline), probe.ErrDeadline)
-		stops = append(stops, c)
+	if !io.Signals {
+		return ctx, func() { cancel(nil) }
 	}
-	if signals {
-		stops = append(stops, onInterrupt(func() {
-			fmt.Fprintln(io.Err, "msgprobe: interrupted, reporting what was measured (press Ctrl-C again to quit at once)")
-			cancel(probe.ErrInterrupted)
-		}))
-	}
+	remove := onInterrupt(func() {
+		fmt.Fprintln(io.Err, "msgprobe: interrupted, reporting what was measured (press Ctrl-C again to quit at once)")
+		cancel(probe.ErrInterrupted)
+	})
 	return ctx, func() {
-		for _, s := range slices.Backward(stops) {
-			s()
-		}
+		remove()
+		cancel(nil)
 	}
 }
 
@@ -348,21 +307,12 @@ func onInterrupt(stop func()) func() {
 	return func() { signal.Stop(sig); close(done) }
 }
 
-// resolver is the DNS server --resolver or the config names (the flag wins),
-// nil for the system's.
-func resolver(opts *checkOptions, cfg *probe.Config) *net.Resolver {
-	addr := cmp.Or(opts.Resolver, cfg.Resolver)
-	if addr == "" {
-		return nil
-	}
-	return probe.NewResolver(addr)
-}
-
-func network(opts *checkOptions) string {
+// network is the dialer's network for -4 and -6.
+func network(ipv4, ipv6 bool) string {
 	switch {
-	case opts.IPv4:
+	case ipv4:
 		return "tcp4"
-	case opts.IPv6:
+	case ipv6:
 		return "tcp6"
 	}
 	return "tcp"
@@ -413,13 +363,13 @@ func selectServices(cfg *probe.Config, names, tags []string) error {
 
 // applyOverrides lets --timeout and --samples win over every level of the
 // config, controls included.
-func applyOverrides(cfg *probe.Config, opts *checkOptions) {
+func applyOverrides(cfg *probe.Config, timeout time.Duration, samples int) {
 	each := func(ep *probe.Endpoint) {
-		if opts.Timeout > 0 {
-			ep.Timeout = opts.Timeout
+		if timeout > 0 {
+			ep.Timeout = timeout
 		}
-		if opts.Samples > 0 {
-			ep.Samples = opts.Samples
+		if samples > 0 {
+			ep.Samples = samples
 		}
 	}
 	for _, ep := range cfg.Controls {

@@ -31,6 +31,16 @@ type userError struct {
 
 func (e *userError) Error() string { return e.msg }
 
+// Hints are the lines printed after the message, each after "hint: ".
+func (e *userError) Hints() []string { return e.hints }
+
+// hinted is an error that says how to fix itself: userError, and errors
+// of the round loop (an unwritable report or state file).
+type hinted interface {
+	error
+	Hints() []string
+}
+
 func usageErrorf(format string, args ...any) *userError {
 	return &userError{msg: fmt.Sprintf(format, args...)}
 }
@@ -59,9 +69,9 @@ func exitCode(err error, io *IO) int {
 		return exitUnknown
 	}
 	fmt.Fprintf(io.Err, "msgprobe: %s\n", err)
-	var ue *userError
-	if errors.As(err, &ue) {
-		for _, h := range ue.hints {
+	var he hinted
+	if errors.As(err, &he) {
+		for _, h := range he.Hints() {
 			fmt.Fprintf(io.Err, "hint: %s\n", h)
 		}
 	}

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 
-	"github.com/msgprobe/msgprobe/probe"
+	"github.com/msgprobe/msgprobe/internal/round"
 	"github.com/msgprobe/msgprobe/report"
 )
 
@@ -71,99 +70,30 @@ func parseFormats(values []string, output string) ([]formatSpec, error) {
 	return specs, nil
 }
 
-// output is where one format is written: a file, replaced atomically, or
-// standard output.
-type output struct {
-	spec     formatSpec
-	path     string // resolved against the working directory; empty for stdout
+// stdoutReport is the one format bound for standard output.
+type stdoutReport struct {
+	format   string
 	renderer report.Renderer
-	file     *atomicFile // the pending temporary file, nil between rounds
 }
 
-type outputs []*output
-
-// newOutputs builds a renderer per format. Color is for a table on a
-// terminal only.
-func newOutputs(specs []formatSpec, opts *checkOptions, io *IO, base report.Options) (outputs, error) {
-	var outs outputs
+// newOutputs builds a renderer per format: the report files of the loop,
+// and the report for standard output, nil when every format names a file.
+// Color is for a table on a terminal only.
+func newOutputs(specs []formatSpec, noColor bool, io *IO, base report.Options) (round.Files, *stdoutReport, error) {
+	var files round.Files
+	var stdout *stdoutReport
 	for _, s := range specs {
-		o := &output{spec: s}
-		if s.file != "" {
-			o.path = s.file
-			if io.WorkDir != "" && !filepath.IsAbs(o.path) {
-				o.path = filepath.Join(io.WorkDir, o.path)
-			}
-		}
 		ro := base
-		ro.Color = s.format == "table" && o.path == "" && io.OutTTY && !opts.NoColor && io.getenv("NO_COLOR") == ""
+		ro.Color = s.format == "table" && s.file == "" && io.OutTTY && !noColor && io.getenv("NO_COLOR") == ""
 		r, err := report.New(s.format, ro)
 		if err != nil {
-			return nil, usageErrorf("%v", err)
+			return nil, nil, usageErrorf("%v", err)
 		}
-		o.renderer = r
-		outs = append(outs, o)
-	}
-	return outs, nil
-}
-
-// open creates the temporary file of every file output, before any
-// probing, so that an unwritable path fails at once and leaves nothing.
-func (outs outputs) open() error {
-	for _, o := range outs {
-		if o.path == "" || o.file != nil {
+		if s.file == "" {
+			stdout = &stdoutReport{format: s.format, renderer: r}
 			continue
 		}
-		f, err := createAtomic(o.path, o.spec.file, "report")
-		if err != nil {
-			outs.abort()
-			return err
-		}
-		o.file = f
+		files = append(files, &round.File{Path: io.path(s.file), Display: s.file, Renderer: r})
 	}
-	return nil
-}
-
-// abort removes the temporary files not committed.
-func (outs outputs) abort() {
-	for _, o := range outs {
-		if o.file != nil {
-			o.file.abort()
-			o.file = nil
-		}
-	}
-}
-
-// stdout is the output bound for standard output, or nil.
-func (outs outputs) stdout() *output {
-	for _, o := range outs {
-		if o.path == "" {
-			return o
-		}
-	}
-	return nil
-}
-
-// writeFiles renders the report into every file output and renames each
-// over its target. It stops at the first failure and removes what is left.
-func (outs outputs) writeFiles(rep *probe.Report) error {
-	if err := outs.open(); err != nil {
-		return err
-	}
-	for _, o := range outs {
-		if o.file == nil {
-			continue
-		}
-		f := o.file
-		o.file = nil
-		if err := o.renderer.Render(f, rep); err != nil {
-			f.abort()
-			outs.abort()
-			return fmt.Errorf("cannot write report to %s: %v", o.spec.file, err)
-		}
-		if err := f.commit(); err != nil {
-			outs.abort()
-			return err
-		}
-	}
-	return nil
+	return files, stdout, nil
 }

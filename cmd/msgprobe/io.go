@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/mattn/go-isatty"
 )
@@ -37,6 +38,14 @@ func SystemIO() *IO {
 
 func isTerminal(f *os.File) bool {
 	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}
+
+// path resolves a path the user gave against the working directory.
+func (o *IO) path(p string) string {
+	if o.WorkDir != "" && !filepath.IsAbs(p) {
+		return filepath.Join(o.WorkDir, p)
+	}
+	return p
 }
 
 func (o *IO) getenv(name string) string {

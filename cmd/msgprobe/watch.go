@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/msgprobe/msgprobe/internal/round"
 	"github.com/msgprobe/msgprobe/probe"
 	"github.com/msgprobe/msgprobe/report"
 )
@@ -21,23 +22,15 @@ const clearScreen = "\x1b[H\x1b[2J"
 func (c *checkRun) watch(ctx context.Context) error {
 	ctx, stop := watchContext(ctx, c.io)
 	defer stop()
-	c.tracking = true
+	c.loop.Track = true
 	var (
-		last       *probe.Report
 		lastChange time.Time
 		changeNote string
 		first      time.Time
 	)
-	for round := 1; ; round++ {
-		rep, interrupted := c.probe(ctx, false)
-		if ctx.Err() != nil && last != nil {
-			break
-		}
-		if err := c.record(rep, interrupted); err != nil {
-			return err
-		}
-		last = rep
-		if round == 1 {
+	last, err := c.loop.Repeat(ctx, round.Schedule{Interval: c.opts.Watch}, func(r *round.Result) error {
+		rep := r.Report
+		if r.Round == 1 {
 			first = rep.StartedAt
 		}
 		if changes := report.Changes(rep); len(changes) > 0 {
@@ -47,23 +40,12 @@ func (c *checkRun) watch(ctx context.Context) error {
 				changeNote += fmt.Sprintf(" (+%d more)", len(changes)-1)
 			}
 		}
-		line := watchLine(round, c.opts.Watch, rep.StartedAt, first, lastChange, changeNote)
-		if err := c.show(rep, line); err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		t := time.NewTimer(c.opts.Watch)
-		select {
-		case <-t.C:
-			continue
-		case <-ctx.Done():
-			t.Stop()
-		}
-		break
+		return c.show(rep, watchLine(r.Round, c.opts.Watch, rep.StartedAt, first, lastChange, changeNote))
+	})
+	if err != nil {
+		return err
 	}
-	return verdictExit(last.Status, c.failOn, c.failOnSet)
+	return verdictExit(last.Report.Status, c.failOn, c.failOnSet)
 }
 
 // watchLine says which round this is and what changed last:
@@ -83,7 +65,7 @@ func watchLine(round int, every time.Duration, at, first, lastChange time.Time, 
 // another, each opened by "== " and the watch line; the other formats are
 // written back to back, so that JSON reads as a stream of documents.
 func (c *checkRun) show(rep *probe.Report, line string) error {
-	o := c.outs.stdout()
+	o := c.stdout
 	if o == nil {
 		if c.opts.Quiet && news(rep) {
 			printDigest(c.io.Out, rep)
@@ -101,7 +83,7 @@ func (c *checkRun) show(rep *probe.Report, line string) error {
 			return err
 		}
 		b.WriteString(line + "\n")
-	case o.spec.format == "table":
+	case o.format == "table":
 		b.WriteString("== " + line + "\n")
 		if err := o.renderer.Render(&b, rep); err != nil {
 			return err

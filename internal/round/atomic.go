@@ -1,4 +1,4 @@
-package main
+package round
 
 import (
 	"fmt"
@@ -21,11 +21,11 @@ type atomicFile struct {
 
 func createAtomic(path, display, what string) (*atomicFile, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return nil, usageErrorf("cannot write %s to %s: it is a directory", what, display)
+		return nil, fmt.Errorf("cannot write %s to %s: it is a directory", what, display)
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
-		return nil, usageErrorf("cannot write %s to %s: %v", what, display, unwrapPath(err))
+		return nil, fmt.Errorf("cannot write %s to %s: %v", what, display, UnwrapPath(err))
 	}
 	return &atomicFile{File: f, path: path, display: display, what: what}, nil
 }
@@ -44,7 +44,7 @@ func (a *atomicFile) commit() error {
 	}
 	if err != nil {
 		os.Remove(a.Name())
-		return fmt.Errorf("cannot write %s to %s: %v", a.what, a.display, unwrapPath(err))
+		return fmt.Errorf("cannot write %s to %s: %v", a.what, a.display, UnwrapPath(err))
 	}
 	return nil
 }
@@ -55,9 +55,22 @@ func (a *atomicFile) abort() {
 	os.Remove(a.Name())
 }
 
-func unwrapPath(err error) error {
+// UnwrapPath drops the operation and path an *os.PathError repeats, for
+// messages that already name the file as the user wrote it.
+func UnwrapPath(err error) error {
 	if pe, ok := err.(*os.PathError); ok {
 		return pe.Err
 	}
 	return err
 }
+
+// HintedError is an error of the loop that says how to fix it; the CLI
+// prints each hint on a line of its own after the message.
+type HintedError struct {
+	Err  error
+	Hint []string
+}
+
+func (e *HintedError) Error() string   { return e.Err.Error() }
+func (e *HintedError) Unwrap() error   { return e.Err }
+func (e *HintedError) Hints() []string { return e.Hint }

@@ -1,4 +1,4 @@
-package main
+package round
 
 import (
 	"fmt"
@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// progress is the one-line counter a terminal shows on stderr while a run
+// Progress is the one-line counter a terminal shows on stderr while a run
 // takes long enough to wonder about it. Quick runs never show it, so a
 // one-second check does not flash a line; it is erased before the report is
 // printed, so it never ends up in a scrollback or a pipe.
-type progress struct {
+type Progress struct {
 	w     io.Writer
 	delay time.Duration // how long a run goes before the counter appears
 	every time.Duration // the least time between two redraws
@@ -34,14 +34,12 @@ const (
 	eraseLine     = "\r\x1b[K"
 )
 
-// newProgress returns nil, a counter that does nothing, unless stderr is a
+// NewProgress returns a counter drawn on w, a terminal. A nil *Progress
+// is a counter that does nothing: the driver passes nil unless stderr is a
 // terminal and the run is not quiet.
-func newProgress(io *IO, quiet bool) *progress {
-	if !io.ErrTTY || quiet {
-		return nil
-	}
-	return &progress{
-		w:     io.Err,
+func NewProgress(w io.Writer) *Progress {
+	return &Progress{
+		w:     w,
 		delay: progressDelay,
 		every: progressEvery,
 		now:   time.Now,
@@ -49,8 +47,8 @@ func newProgress(io *IO, quiet bool) *progress {
 	}
 }
 
-// start arms the counter for a run of total endpoints.
-func (p *progress) start(total int) {
+// Start arms the counter for a run of total endpoints.
+func (p *Progress) Start(total int) {
 	if p == nil {
 		return
 	}
@@ -61,7 +59,7 @@ func (p *progress) start(total int) {
 }
 
 // update is the runner's Progress hook.
-func (p *progress) update(done, total int) {
+func (p *Progress) update(done, total int) {
 	if p == nil {
 		return
 	}
@@ -74,7 +72,7 @@ func (p *progress) update(done, total int) {
 }
 
 // reveal shows the counter once the run has lasted the delay.
-func (p *progress) reveal() {
+func (p *Progress) reveal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ended || p.shown {
@@ -84,13 +82,13 @@ func (p *progress) reveal() {
 	p.draw()
 }
 
-func (p *progress) draw() {
+func (p *Progress) draw() {
 	p.drawn = p.now()
 	fmt.Fprintf(p.w, "%sprobing %d/%d endpoints…", eraseLine, p.done, p.total)
 }
 
-// end erases the counter, if it was shown, and disarms it.
-func (p *progress) end() {
+// End erases the counter, if it was shown, and disarms it.
+func (p *Progress) End() {
 	if p == nil {
 		return
 	}
@@ -108,8 +106,8 @@ func (p *progress) end() {
 	}
 }
 
-// hook is the function to hand to probe.Runner.Progress.
-func (p *progress) hook() func(done, total int) {
+// Hook is the function to hand to probe.Runner.Progress.
+func (p *Progress) Hook() func(done, total int) {
 	if p == nil {
 		return nil
 	}
