@@ -199,7 +199,7 @@ func probeXMPP(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 	defer conn.Close()
 	a.RemoteAddr = conn.RemoteAddr().String()
 
-	s := &xmppSession{ctx: ctx, ep: ep, domain: o.Domain, conn: conn, timeout: ep.Timeout, phases: map[Phase]time.Duration{}}
+	s := &xmppSession{ctx: ctx, ep: ep, domain: o.Domain, conn: conn, timeout: ep.Timeout}
 	info := XMPPInfo{Domain: o.Domain}
 	if direct {
 		if f := s.startTLS(&a, PhaseTLS); f != nil {
@@ -215,7 +215,7 @@ func probeXMPP(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 		}
 		switch {
 		case feats.StartTLS:
-			if f := s.proceed(); f != nil {
+			if f := s.proceed(&a.Timings); f != nil {
 				a.Failure = f
 				return a
 			}
@@ -252,11 +252,6 @@ func probeXMPP(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 		return a
 	}
 	a.Details = info.details()
-	for _, p := range []Phase{PhaseStream, PhaseStartTLS, PhaseFeatures} {
-		if d, ok := s.phases[p]; ok {
-			a.Details[string(p)+"_ms"] = milliseconds(d)
-		}
-	}
 	s.close()
 	return a
 }
@@ -349,9 +344,6 @@ type xmppSession struct {
 	timeout time.Duration
 	from    string
 	alpn    string
-	// phases are the durations of the XMPP steps, which Timings has no
-	// field for; they go into the report's protocol details.
-	phases map[Phase]time.Duration
 }
 
 // streamHeader is the client's opening tag for domain (RFC 6120 §4.7).
@@ -372,7 +364,7 @@ func (s *xmppSession) open(phase Phase, t *Timings) (xmpp.Features, *Failure) {
 		what = "XMPP stream header after TLS"
 	}
 	sent := time.Now()
-	defer func() { s.phases[phase] = time.Since(sent) }()
+	defer func() { t.AddStep(phase, time.Since(sent)) }()
 	if _, err := s.conn.Write(streamHeader(s.domain)); err != nil {
 		return xmpp.Features{}, s.fail(err, phase, what)
 	}
@@ -401,9 +393,9 @@ func (s *xmppSession) open(phase Phase, t *Timings) (xmpp.Features, *Failure) {
 }
 
 // proceed asks for STARTTLS and waits for <proceed/>.
-func (s *xmppSession) proceed() *Failure {
+func (s *xmppSession) proceed(t *Timings) *Failure {
 	const starttls = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
-	defer func(start time.Time) { s.phases[PhaseStartTLS] = time.Since(start) }(time.Now())
+	defer func(start time.Time) { t.AddStep(PhaseStartTLS, time.Since(start)) }(time.Now())
 	if _, err := s.conn.Write([]byte(starttls)); err != nil {
 		return s.fail(err, PhaseStartTLS, "answer to STARTTLS")
 	}
@@ -470,25 +462,11 @@ func (s *xmppSession) fail(err error, phase Phase, what string) *Failure {
 	switch f.Class {
 	case ClassTimeout:
 		return &Failure{Class: ClassProtocolTimeout, Phase: phase,
-			Err: &describedError{fmt.Sprintf("connected, no %s in %s", what, shortDuration(s.timeout)), err}}
+			Err: &describedError{fmt.Sprintf("connected, no %s in %s", what, durationText(s.timeout)), err}}
 	case ClassEOF:
 		f.Err = &describedError{"XMPP server closed the connection before its " + strings.TrimPrefix(what, "XMPP "), err}
 	}
 	return f
-}
-
-// milliseconds is d in milliseconds to a tenth, as the report's phases_ms.
-func milliseconds(d time.Duration) float64 {
-	return float64(d.Round(100*time.Microsecond)) / float64(time.Millisecond)
-}
-
-// shortDuration writes d as a person would: 5s, 1.5s, 500ms.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	return s
 }
 
 // cleanText keeps a server-chosen string to one short printable line.

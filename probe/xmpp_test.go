@@ -73,10 +73,15 @@ func TestXMPPProsodyStartTLS(t *testing.T) {
 	if a.Timings.Connect <= 0 || a.Timings.TLS <= 0 || a.Timings.TTFB <= 0 {
 		t.Errorf("timings %+v, want connect, tls and ttfb measured", a.Timings)
 	}
-	for _, k := range []string{"stream_ms", "starttls_ms", "features_ms"} {
-		if v, _ := a.Details[k].(float64); v <= 0 {
-			t.Errorf("%s = %v, want the step's duration", k, a.Details[k])
+	var steps []Phase
+	for _, s := range a.Timings.Steps {
+		steps = append(steps, s.Phase)
+		if s.D <= 0 {
+			t.Errorf("step %s took %v", s.Phase, s.D)
 		}
+	}
+	if !slices.Equal(steps, []Phase{PhaseStream, PhaseStartTLS, PhaseFeatures}) {
+		t.Errorf("steps %v, want stream, starttls, features", steps)
 	}
 	if n := p.AuthAttempts(); n != 0 {
 		t.Errorf("the probe tried to log in %d times; it must not", n)
