@@ -201,51 +201,12 @@ func probeXMPP(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 
 	s := &xmppSession{ctx: ctx, ep: ep, domain: o.Domain, conn: conn, timeout: ep.Timeout}
 	info := XMPPInfo{Domain: o.Domain}
-	if direct {
-		if f := s.startTLS(&a, PhaseTLS); f != nil {
-			a.Failure = f
-			return a
-		}
-		info.ALPN = s.alpn
-	} else {
-		feats, f := s.open(PhaseStream, &a.Timings)
-		if f != nil {
-			a.Failure = f
-			return a
-		}
-		switch {
-		case feats.StartTLS:
-			if f := s.proceed(&a.Timings); f != nil {
-				a.Failure = f
-				return a
-			}
-			if f := s.startTLS(&a, PhaseTLS); f != nil {
-				a.Failure = f
-				return a
-			}
-		case !o.StartTLSOptional:
-			a.Failure = &Failure{Class: ClassStartTLSUnavailable, Phase: PhaseStartTLS,
-				Err: errors.New("XMPP server offers no STARTTLS, and TLS is required")}
-			return a
-		default:
-			info.StartTLS = "absent"
-			info.Mechanisms = feats.Mechanisms
-		}
-		if feats.StartTLS {
-			info.StartTLS = "offered"
-			if feats.StartTLSRequired {
-				info.StartTLS = "required"
-			}
-		}
+	feats, f := s.negotiate(&a, o, direct, &info)
+	if f != nil {
+		a.Failure = f
+		return a
 	}
-	if a.TLS != nil {
-		feats, f := s.open(PhaseFeatures, &a.Timings)
-		if f != nil {
-			a.Failure = f
-			return a
-		}
-		info.Mechanisms = feats.Mechanisms
-	}
+	info.Mechanisms = feats.Mechanisms
 	if len(info.Mechanisms) == 0 {
 		a.Failure = &Failure{Class: ClassProtocol, Phase: PhaseFeatures,
 			Err: errors.New("XMPP server offers no SASL mechanism: no client could log in")}
@@ -344,6 +305,43 @@ type xmppSession struct {
 	timeout time.Duration
 	from    string
 	alpn    string
+}
+
+// negotiate runs the streams up to the one a client logs in on: over
+// direct TLS the handshake and one stream; otherwise a plain stream,
+// STARTTLS when offered (or required), the handshake and a new stream. It
+// returns that stream's features and notes in info how TLS came about.
+func (s *xmppSession) negotiate(a *Attempt, o *XMPPOptions, direct bool, info *XMPPInfo) (xmpp.Features, *Failure) {
+	if direct {
+		if f := s.startTLS(a, PhaseTLS); f != nil {
+			return xmpp.Features{}, f
+		}
+		info.ALPN = s.alpn
+		return s.open(PhaseFeatures, &a.Timings)
+	}
+	feats, f := s.open(PhaseStream, &a.Timings)
+	if f != nil {
+		return xmpp.Features{}, f
+	}
+	if !feats.StartTLS {
+		if !o.StartTLSOptional {
+			return xmpp.Features{}, &Failure{Class: ClassStartTLSUnavailable, Phase: PhaseStartTLS,
+				Err: errors.New("XMPP server offers no STARTTLS, and TLS is required")}
+		}
+		info.StartTLS = "absent"
+		return feats, nil
+	}
+	info.StartTLS = "offered"
+	if feats.StartTLSRequired {
+		info.StartTLS = "required"
+	}
+	if f := s.proceed(&a.Timings); f != nil {
+		return xmpp.Features{}, f
+	}
+	if f := s.startTLS(a, PhaseTLS); f != nil {
+		return xmpp.Features{}, f
+	}
+	return s.open(PhaseFeatures, &a.Timings)
 }
 
 // streamHeader is the client's opening tag for domain (RFC 6120 §4.7).
