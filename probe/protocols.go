@@ -12,6 +12,7 @@ var protocols = []*Protocol{
 	&httpsProtocol,
 	&xmppProtocol,
 	&xmppsProtocol,
+	&xmppDeliverProtocol,
 	&matrixDeliverProtocol,
 	&matrixDeliverHTTPProtocol,
 	&telegramBotProtocol,

@@ -69,6 +69,7 @@ type XMPPOptions struct {
 	SRV bool
 
 	target *yaml.Node // for Finish's error positions
+	user   string     // the account of xmpp+deliver://, the JID's local part
 }
 
 var xmppKeys = []string{"domain", "starttls"}
@@ -305,6 +306,9 @@ type xmppSession struct {
 	timeout time.Duration
 	from    string
 	alpn    string
+	// bindResource is the resource to ask for; empty: a fresh
+	// msgprobe-… one.
+	bindResource string
 }
 
 // negotiate runs the streams up to the one a client logs in on: over
