@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -149,5 +150,98 @@ services:
 	text := msgprobe(t, dir, "", "check", "-c", "c.yaml")
 	if !strings.Contains(text.stdout, "connected, no XMPP stream header in 1s") {
 		t.Errorf("text report does not give the XMPP reason:\n%s", text.stdout)
+	}
+}
+
+// TestXMPPDeliverThroughTheBinary: against a real Prosody, a round trip is
+// up with its round-trip time in the JSON; a wrong password is auth_failed
+// after exactly one login even with three samples; and neither password
+// appears in any format, the state file, list or validate.
+func TestXMPPDeliverThroughTheBinary(t *testing.T) {
+	const (
+		good = "Right-pw-9f3c-do-not-print"
+		bad  = "Wrong-pw-77aa-do-not-print"
+	)
+	dir := t.TempDir()
+	ca := fixture.NewCA(t)
+	caFile := writeFile(t, dir, "ca.pem", string(ca.PEM()))
+	p := fixture.StartProsody(t, ca, fixture.ProsodyConfig{Users: map[string]string{"alice": good}})
+	t.Setenv("XMPP_PASSWORD", good)
+	t.Setenv("XMPP_BAD_PASSWORD", bad)
+	writeFile(t, dir, "c.yaml", fmt.Sprintf(`version: 1
+services:
+  - name: XMPP
+    endpoints:
+      - name: roundtrip
+        target: xmpp+deliver://alice@%[1]s
+        xmpp: {domain: example.test}
+        tls: {ca_file: %[2]s}
+        deliver: {password: "${XMPP_PASSWORD}", within: 3s}
+  - name: Wrong
+    endpoints:
+      - name: bad-password
+        target: xmpp+deliver://alice@%[1]s
+        samples: 3
+        xmpp: {domain: example.test}
+        tls: {ca_file: %[2]s}
+        deliver: {password: "${XMPP_BAD_PASSWORD}", within: 3s}
+`, p.Addr, caFile))
+	r := msgprobe(t, dir, "", "check", "-c", "c.yaml", "-f", "json", "-f", "table=t.txt", "-f", "csv=r.csv",
+		"-f", "markdown=r.md", "-f", "junit=r.xml", "-f", "prometheus=r.prom", "-f", "nagios=r.nagios", "--state", "state.json")
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2 (Wrong is down)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	var rep struct {
+		Services []struct {
+			Status    string `json:"status"`
+			Endpoints []struct {
+				Status   string `json:"status"`
+				Reason   string `json:"reason"`
+				Attempts int    `json:"attempts"`
+				Errors   []struct {
+					Class string `json:"class"`
+					Phase string `json:"phase"`
+				} `json:"errors"`
+				Protocol map[string]any `json:"protocol"`
+			} `json:"endpoints"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	rt := rep.Services[0].Endpoints[0]
+	if rt.Status != "up" || rep.Services[0].Status != "up" {
+		t.Errorf("round trip %s %q, service %s; want up", rt.Status, rt.Reason, rep.Services[0].Status)
+	}
+	if ms, _ := rt.Protocol["roundtrip_ms"].(float64); ms <= 0 {
+		t.Errorf("protocol %v, want roundtrip_ms", rt.Protocol)
+	}
+	wrong := rep.Services[1].Endpoints[0]
+	if wrong.Status != "down" || wrong.Attempts != 3 || len(wrong.Errors) == 0 || wrong.Errors[0].Class != "auth_failed" || wrong.Errors[0].Phase != "login" {
+		t.Errorf("wrong password: %s, %d attempts, %+v", wrong.Status, wrong.Attempts, wrong.Errors)
+	}
+	// One login for the round trip, one for the three samples of the
+	// wrong password: the refusal is replayed, never retried.
+	if n, f := p.AuthAttempts(), p.AuthFailures(); n != 2 || f != 1 {
+		t.Errorf("Prosody saw %d logins and %d refusals, want 2 and 1", n, f)
+	}
+
+	outputs := map[string]string{"stdout": r.stdout, "stderr": r.stderr}
+	for _, f := range []string{"t.txt", "r.csv", "r.md", "r.xml", "r.prom", "r.nagios", "state.json"} {
+		outputs[f] = string(readFile(t, filepath.Join(dir, f)))
+	}
+	l := msgprobe(t, dir, "", "list", "-c", "c.yaml")
+	outputs["list"] = l.stdout + l.stderr
+	v := msgprobe(t, dir, "", "validate", "-c", "c.yaml")
+	outputs["validate"] = v.stdout + v.stderr
+	for name, out := range outputs {
+		for _, secret := range []string{good, bad} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s carries a password:\n%s", name, out)
+			}
+		}
+	}
+	if !strings.Contains(outputs["t.txt"], "XMPP server refused the login: not-authorized") {
+		t.Errorf("table:\n%s", outputs["t.txt"])
 	}
 }
