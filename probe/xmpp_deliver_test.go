@@ -291,3 +291,33 @@ services:
 		t.Errorf("timeout %v samples %d", ep.Timeout, ep.Samples)
 	}
 }
+
+// TestXMPPDeliverSilentLogin: a server that never answers <auth/> is a
+// protocol timeout at login, within the endpoint's timeout.
+func TestXMPPDeliverSilentLogin(t *testing.T) {
+	ca := fixture.NewCA(t)
+	addr := fixture.XMPPServer(t, ca, "example.test", fixture.XMPPGood)
+	cfg := fmt.Sprintf(`version: 1
+services:
+  - name: chat
+    endpoints:
+      - target: xmpp+deliver://alice@%s
+        timeout: 2s
+        xmpp: {domain: example.test}
+        deliver: {password: "${XMPP_PASSWORD}", within: 1s}
+`, addr) + caBlock(ca)
+	c, err := Load("delivery.yaml", []byte(cfg), envOf(map[string]string{"XMPP_PASSWORD": testSecret}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := c.Services[0].Endpoints[0]
+	start := time.Now()
+	a := runProbe(t, ep, nil, ep.Timeout)
+	wantFailure(t, a, ClassProtocolTimeout, PhaseLogin)
+	if got := a.Failure.Error(); got != "connected, no answer to the login in 2s" {
+		t.Errorf("message = %q", got)
+	}
+	if took := time.Since(start); took > ep.Timeout+time.Second {
+		t.Errorf("took %v", took)
+	}
+}
