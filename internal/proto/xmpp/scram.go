@@ -227,7 +227,7 @@ func ParseSASL(e *Element) (SASLAnswer, error) {
 				continue
 			}
 			if c.Name.Local == "text" {
-				a.Text = excerpt([]byte(c.Text))
+				a.Text = serverText(c.Text)
 			} else if a.Condition == "" {
 				a.Condition = clean(c.Name.Local)
 			}

@@ -425,7 +425,7 @@ func ParseStreamError(e *Element) *StreamError {
 			continue
 		}
 		if c.Name.Local == "text" {
-			se.Text = excerpt([]byte(strings.TrimSpace(c.Text)))
+			se.Text = serverText(c.Text)
 		} else if se.Condition == "" {
 			se.Condition = clean(c.Name.Local)
 		}
@@ -505,30 +505,36 @@ func isSpace(b []byte) bool {
 	return true
 }
 
-// excerpt is the start of a server's text, short and printable, for a
+// excerpt is the start of a server's bytes, short and printable, for a
 // one-line message.
-func excerpt(b []byte) string {
-	const max = 40
-	s := strings.TrimSpace(string(b))
-	cut := false
-	if len(s) > max {
-		s, cut = s[:max], true
-		for len(s) > 0 && !utf8.ValidString(s) {
-			s = s[:len(s)-1]
-		}
+func excerpt(b []byte) string { return excerptN(b, 40) }
+
+// serverText is a server's human-readable text (a stream error's or SASL
+// failure's <text/>), kept to one line of reasonable length.
+func serverText(s string) string { return excerptN([]byte(s), 120) }
+
+func excerptN(b []byte, max int) string {
+	r := []rune(strings.ToValidUTF8(strings.TrimSpace(string(b)), "?"))
+	cut := len(r) > max
+	if cut {
+		r = r[:max]
 	}
-	s = clean(s)
+	s := printableLine(string(r))
 	if cut {
 		s += "…"
 	}
 	return s
 }
 
-// clean keeps a server-chosen string to one printable line.
+// clean keeps a server-chosen name to one short printable line.
 func clean(s string) string {
 	if len(s) > 64 {
 		s = s[:64]
 	}
+	return printableLine(s)
+}
+
+func printableLine(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
 			return '?'

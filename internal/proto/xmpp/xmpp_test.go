@@ -278,3 +278,17 @@ func FuzzXMPPFeatures(f *testing.F) {
 		}
 	})
 }
+
+func TestExcerpt(t *testing.T) {
+	if got := excerpt([]byte("\xff\xfe hello\x01")); got != "? hello?" {
+		t.Errorf("excerpt = %q", got)
+	}
+	long := strings.Repeat("é", 50)
+	if got := excerpt([]byte(long)); got != strings.Repeat("é", 40)+"…" {
+		t.Errorf("excerpt of a long text = %q", got)
+	}
+	text := "The response provided by the client doesn't match the one we calculated."
+	if got := serverText(text); got != text {
+		t.Errorf("serverText = %q", got)
+	}
+}
