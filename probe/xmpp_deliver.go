@@ -69,7 +69,8 @@ var xmppDeliverProtocol = Protocol{
 	},
 	Once: true,
 	Account: func(ep *Endpoint) string {
-		return "xmpp|" + xmppJIDOf(ep)
+		// Local parts compare without case (RFC 7622 §3.3.1).
+		return "xmpp|" + strings.ToLower(xmppJIDOf(ep))
 	},
 }
 

@@ -284,7 +284,7 @@ services:
 	if x := optionsOf[XMPPOptions](ep, "xmpp"); !x.SRV || x.Domain != "example.test" || x.user != "Probe" {
 		t.Errorf("xmpp options %+v", x)
 	}
-	if got := ProtocolOf(ep.Kind).Account(ep); got != "xmpp|Probe@example.test" {
+	if got := ProtocolOf(ep.Kind).Account(ep); got != "xmpp|probe@example.test" {
 		t.Errorf("account %q", got)
 	}
 	if ep.Timeout != DefaultDeliverWithin+deliverSlack || ep.Samples != 1 {
