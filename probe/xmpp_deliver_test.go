@@ -53,6 +53,7 @@ func stepsOf(a Attempt) []Phase {
 // back through a real Prosody, with the round-trip time in the details and
 // exactly one login.
 func TestXMPPDeliverProsody(t *testing.T) {
+	t.Parallel() // each test runs a Prosody of its own
 	ca := fixture.NewCA(t)
 	p := fixture.StartProsody(t, ca, fixture.ProsodyConfig{Users: map[string]string{"alice": alicePassword, "bob": bobPassword}})
 	ep := deliverEndpoint(t, p, ca, "alice", alicePassword, "")
@@ -89,6 +90,7 @@ func TestXMPPDeliverProsody(t *testing.T) {
 // TestXMPPDeliverDropped: Prosody accepts the message and a module drops
 // it: down, not_delivered at deliver, within the bound plus a second.
 func TestXMPPDeliverDropped(t *testing.T) {
+	t.Parallel() // each test runs a Prosody of its own
 	ca := fixture.NewCA(t)
 	p := fixture.StartProsody(t, ca, fixture.ProsodyConfig{Users: map[string]string{"alice": alicePassword}, DropMessages: true})
 	ep := deliverEndpoint(t, p, ca, "alice", alicePassword, "")
@@ -110,6 +112,7 @@ func TestXMPPDeliverDropped(t *testing.T) {
 // TestXMPPDeliverWrongPassword: a refused login is auth_failed after
 // exactly one <auth/>, and the prober never asks again in the same run.
 func TestXMPPDeliverWrongPassword(t *testing.T) {
+	t.Parallel() // each test runs a Prosody of its own
 	ca := fixture.NewCA(t)
 	p := fixture.StartProsody(t, ca, fixture.ProsodyConfig{Users: map[string]string{"alice": alicePassword}})
 	ep := deliverEndpoint(t, p, ca, "alice", "wrong-"+testSecret, "")
@@ -176,6 +179,7 @@ func echoBot(t *testing.T, p *fixture.Prosody, ca *fixture.CA, user, password st
 // TestXMPPDeliverToAnotherAccount: with two accounts, a message to an echo
 // service on the second comes back to the first.
 func TestXMPPDeliverToAnotherAccount(t *testing.T) {
+	t.Parallel() // each test runs a Prosody of its own
 	ca := fixture.NewCA(t)
 	p := fixture.StartProsody(t, ca, fixture.ProsodyConfig{Users: map[string]string{"alice": alicePassword, "bob": bobPassword}})
 	echoBot(t, p, ca, "bob", bobPassword, func() {})
@@ -191,6 +195,7 @@ func TestXMPPDeliverToAnotherAccount(t *testing.T) {
 // service and is then stopped (SIGSTOP) before the echo can come back: the
 // attempt is not_delivered at deliver, within the bound plus a second.
 func TestXMPPDeliverServerPaused(t *testing.T) {
+	t.Parallel() // each test runs a Prosody of its own
 	ca := fixture.NewCA(t)
 	p := fixture.StartProsody(t, ca, fixture.ProsodyConfig{Users: map[string]string{"alice": alicePassword, "bob": bobPassword}})
 	echoBot(t, p, ca, "bob", bobPassword, p.Pause)
@@ -208,6 +213,7 @@ func TestXMPPDeliverServerPaused(t *testing.T) {
 // TestXMPPDeliverBounced: a message to an account that does not exist
 // comes back as an error stanza: send_refused.
 func TestXMPPDeliverBounced(t *testing.T) {
+	t.Parallel() // each test runs a Prosody of its own
 	ca := fixture.NewCA(t)
 	p := fixture.StartProsody(t, ca, fixture.ProsodyConfig{Users: map[string]string{"alice": alicePassword}})
 	ep := deliverEndpoint(t, p, ca, "alice", alicePassword, ", to: nobody@example.test/x")

@@ -58,6 +58,7 @@ func wantMechanisms(t *testing.T, a Attempt, want ...string) {
 // TestXMPPProsodyStartTLS: a real Prosody with STARTTLS required is up,
 // with the TLS version and the SASL mechanisms of the second stream.
 func TestXMPPProsodyStartTLS(t *testing.T) {
+	t.Parallel() // each test runs a Prosody of its own
 	ca := fixture.NewCA(t)
 	p := fixture.StartProsody(t, ca, fixture.ProsodyConfig{})
 	ep := xmppEndpoint(t, xmppTarget_("xmpp", p.Addr, p.Domain, "")+caBlock(ca))
@@ -91,6 +92,7 @@ func TestXMPPProsodyStartTLS(t *testing.T) {
 // TestXMPPProsodyNoStartTLS: without STARTTLS the endpoint is down unless
 // the config says STARTTLS is optional.
 func TestXMPPProsodyNoStartTLS(t *testing.T) {
+	t.Parallel() // each test runs a Prosody of its own
 	p := fixture.StartProsody(t, nil, fixture.ProsodyConfig{TLS: fixture.ProsodyTLSOff})
 	ep := xmppEndpoint(t, xmppTarget_("xmpp", p.Addr, p.Domain, ""))
 	a := runProbe(t, ep, nil, 10*time.Second)
@@ -114,6 +116,7 @@ func TestXMPPProsodyNoStartTLS(t *testing.T) {
 // TestXMPPProsodyOptionalUsesTLS: starttls: optional still upgrades when
 // the server offers it.
 func TestXMPPProsodyOptionalUsesTLS(t *testing.T) {
+	t.Parallel() // each test runs a Prosody of its own
 	ca := fixture.NewCA(t)
 	p := fixture.StartProsody(t, ca, fixture.ProsodyConfig{TLS: fixture.ProsodyTLSOptional, DirectTLS: true})
 	ep := xmppEndpoint(t, xmppTarget_("xmpp", p.Addr, p.Domain, "          starttls: optional\n")+caBlock(ca))
@@ -139,6 +142,7 @@ func TestXMPPProsodyOptionalUsesTLS(t *testing.T) {
 // TestXMPPProsodyStreamError: asking a real Prosody for a domain it does
 // not serve gives its host-unknown stream error.
 func TestXMPPProsodyStreamError(t *testing.T) {
+	t.Parallel() // each test runs a Prosody of its own
 	ca := fixture.NewCA(t)
 	p := fixture.StartProsody(t, ca, fixture.ProsodyConfig{})
 	ep := xmppEndpoint(t, xmppTarget_("xmpp", p.Addr, "nope.test", "")+caBlock(ca))
@@ -151,6 +155,7 @@ func TestXMPPProsodyStreamError(t *testing.T) {
 
 // TestXMPPProsodyUntrusted: a certificate from another CA fails at tls.
 func TestXMPPProsodyUntrusted(t *testing.T) {
+	t.Parallel() // each test runs a Prosody of its own
 	p := fixture.StartProsody(t, fixture.NewCA(t), fixture.ProsodyConfig{})
 	ep := xmppEndpoint(t, xmppTarget_("xmpp", p.Addr, p.Domain, "")+caBlock(fixture.NewCA(t)))
 	wantFailure(t, runProbe(t, ep, nil, 10*time.Second), ClassTLSCertUntrusted, PhaseTLS)
@@ -331,6 +336,7 @@ func srvRecord(target, addr string) dnsmessage.SRVResource {
 // and the certificate is verified for the XMPP domain, not for the SRV
 // target (which it does not name).
 func TestXMPPSRV(t *testing.T) {
+	t.Parallel() // each test runs a Prosody of its own
 	ca := fixture.NewCA(t)
 	p := fixture.StartProsody(t, ca, fixture.ProsodyConfig{DirectTLS: true})
 	dns := startSRVDNS(t, map[string][]dnsmessage.SRVResource{
