@@ -103,3 +103,101 @@ func TestCatalogEndpointsHaveSources(t *testing.T) {
 		}
 	}
 }
+
+// WhatsApp's messaging function is proved by WhatsApp's own handshake, not
+// by a connect that any edge accepts: every endpoint of the role speaks it.
+func TestCatalogWhatsAppMessagingSpeaksNoise(t *testing.T) {
+	cfg, err := probe.Load("examples/messaging.yaml", examples.Messaging, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range cfg.Services {
+		if s.Name != "WhatsApp" {
+			continue
+		}
+		n := 0
+		for _, ep := range s.Endpoints {
+			if ep.Role != "messaging" {
+				continue
+			}
+			n++
+			if !strings.HasPrefix(string(ep.Kind), "whatsapp") {
+				t.Errorf("WhatsApp/%s: messaging probed by %s, not WhatsApp's handshake", ep.Name, ep.Kind)
+			}
+		}
+		if n == 0 || !s.Functions["messaging"].Critical {
+			t.Errorf("WhatsApp: %d messaging endpoints, critical %v", n, s.Functions["messaging"].Critical)
+		}
+	}
+}
+
+// The catalog checks what the sources say a healthy service answers, not
+// only that a port is open: Signal's backend header and its own uptime
+// flag, Matrix's and Wire's JSON, and the name servers of the messengers'
+// own zones.
+func TestCatalogProtocolChecks(t *testing.T) {
+	cfg, err := probe.Load("examples/messaging.yaml", examples.Messaging, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTarget := map[string]*probe.Endpoint{}
+	for _, s := range cfg.Services {
+		for _, ep := range s.Endpoints {
+			byTarget[ep.Target] = ep
+		}
+	}
+	for _, want := range []string{
+		"dns:///uptime.signal.org?type=A",
+		"https://chat.signal.org/v1/accounts/whoami",
+		"https://matrix-client.matrix.org/_matrix/client/versions",
+		"https://matrix-federation.matrix.org/_matrix/federation/v1/version",
+		"https://matrix-federation.matrix.org/_matrix/key/v2/server",
+		"https://prod-nginz-https.wire.com/api-version",
+		"https://server.olvid.io/.well-known/server-config.json",
+		"dns:///whatsapp.net?type=NS",
+		"dns:///facebook.com?type=NS",
+	} {
+		if byTarget[want] == nil {
+			t.Errorf("catalog lacks %s", want)
+		}
+	}
+	// A DNS probe asks about the zone of its own service's hosts (or a name
+	// in it), and the
+	// catalog asks the resolver as well as one zone's own name server, with a
+	// plain connect to that server beside it.
+	zones, authoritative := 0, 0
+	for _, s := range cfg.Services {
+		for _, ep := range s.Endpoints {
+			if ep.Kind != probe.KindDNS {
+				continue
+			}
+			name := strings.TrimSuffix(strings.TrimPrefix(ep.URL.Path, "/"), ".")
+			if ep.URL.Query().Get("type") != "NS" {
+				// A name in the zone (uptime.signal.org): its parent must hold
+				// the service's hosts.
+				_, name, _ = strings.Cut(name, ".")
+			}
+			owned := false
+			for _, other := range s.Endpoints {
+				if other != ep && other.Kind != probe.KindDNS && (other.Host == name || strings.HasSuffix(other.Host, "."+name)) {
+					owned = true
+				}
+			}
+			if !owned {
+				t.Errorf("%s/%s asks about %s, which none of %s's hosts is in", s.Name, ep.Name, name, s.Name)
+			}
+			if ep.URL.Query().Get("type") == "NS" {
+				zones++
+			}
+			if ep.Host != "" {
+				authoritative++
+				if byTarget["tcp://"+ep.Host+":53"] == nil {
+					t.Errorf("%s/%s asks %s, with no tcp://%s:53 beside it", s.Name, ep.Name, ep.Host, ep.Host)
+				}
+			}
+		}
+	}
+	if zones < 5 || authoritative < 1 {
+		t.Errorf("%d NS probes (want at least 5), %d of a zone's own server (want at least 1)", zones, authoritative)
+	}
+}

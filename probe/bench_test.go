@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/msgprobe/msgprobe/internal/fixture"
+	"github.com/msgprobe/msgprobe/internal/proto/whatsapp"
+	"github.com/msgprobe/msgprobe/internal/proto/whatsapp/watest"
 )
 
 // The benchmarks below measure msgprobe's hot paths: one attempt of each
@@ -75,6 +78,29 @@ func BenchmarkAttemptHTTPS(b *testing.B) {
 	ep := benchEndpoint(b, base+"/")
 	ep.TLSConfig = &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}
 	benchAttempts(b, ep)
+}
+
+// BenchmarkDNSAttempt is one dns:// query over UDP to a loopback server;
+// BenchmarkDNSAttemptTCP one whose UDP answer comes truncated, asked again
+// over TCP.
+func BenchmarkDNSAttempt(b *testing.B) {
+	srv := fixture.DNSServer(b, map[string][]string{"chat.test": {"127.0.0.1"}})
+	benchAttempts(b, benchDNSEndpoint(b, "dns://"+srv.Addr+"/chat.test?type=A"))
+}
+
+func BenchmarkDNSAttemptTCP(b *testing.B) {
+	srv := fixture.DNSServer(b, map[string][]string{"chat.test": {"127.0.0.1"}})
+	srv.Behave(fixture.Truncate, "chat.test")
+	benchAttempts(b, benchDNSEndpoint(b, "dns://"+srv.Addr+"/chat.test?type=A"))
+}
+
+func benchDNSEndpoint(b *testing.B, target string) *Endpoint {
+	b.Helper()
+	ep, err := loadOne(target, "timeout: 10s", "expect: {answer_contains: 127.0.0.1}")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ep
 }
 
 // benchResults are the attempts of n endpoints, three each, in the mix a
@@ -155,4 +181,47 @@ func BenchmarkRunner(b *testing.B) {
 			b.Fatalf("status %s, want up", rep.Status)
 		}
 	}
+}
+
+// BenchmarkWhatsAppAttempt is one whatsapp:// handshake: connect, the
+// ClientHello, the loopback responder's ServerHello, two X25519 and two
+// signature verifications. The responder's side (two X25519, the AES-GCM
+// seals) is in the figures too; the chain is signed once, outside the loop.
+func BenchmarkWhatsAppAttempt(b *testing.B) {
+	pki := watest.NewPKI(time.Now())
+	srv := pki.Server()
+	srv.Header = whatsapp.HeaderMobile
+	ep := benchEndpoint(b, "whatsapp://"+fixture.WhatsAppTCP(b, fixture.WhatsApp{Server: srv}))
+	ep.Options = map[string]any{"whatsapp": &WhatsAppOptions{RootKey: pki.Root.Public, RootSet: true}}
+	benchAttempts(b, ep)
+}
+
+// BenchmarkWhatsAppWSAttempt is the same handshake behind a WebSocket
+// upgrade, as whatsapp+ws:// makes it.
+func BenchmarkWhatsAppWSAttempt(b *testing.B) {
+	pki := watest.NewPKI(time.Now())
+	url := fixture.WhatsAppWS(b, fixture.WhatsApp{Server: pki.Server()})
+	ep := benchEndpoint(b, "whatsapp+"+url)
+	ep.Options = map[string]any{"whatsapp": &WhatsAppOptions{RootKey: pki.Root.Public, RootSet: true}}
+	benchAttempts(b, ep)
+}
+
+// The WebSocket attempts upgrade, read the server's one message (a
+// one-step dialogue) and close with the handshake, as a run's do.
+func benchWS(b *testing.B, cert *tls.Certificate, pool *x509.CertPool) {
+	base := fixture.WSServer(b, cert, nil, fixture.WSSend(`{"op":10}`))
+	ep := benchEndpoint(b, base+"/")
+	setOptions(ep, "websocket", &WSOptions{Dialogue: []WSStep{{Kind: WSExpect, Data: []byte(`"op":10`)}}})
+	if pool != nil {
+		ep.TLSConfig = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	}
+	benchAttempts(b, ep)
+}
+
+func BenchmarkWSAttempt(b *testing.B) { benchWS(b, nil, nil) }
+
+func BenchmarkWSSAttempt(b *testing.B) {
+	ca := fixture.NewCA(b)
+	cert := ca.Valid("127.0.0.1")
+	benchWS(b, &cert, ca.Pool())
 }

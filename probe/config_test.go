@@ -29,7 +29,7 @@ func TestLoadInvalidFiles(t *testing.T) {
 	}
 	tests := []struct {
 		file string
-		want string // {file} is the path given to loadFile, {dir} its absolute directory
+		want string // {file} is the path given to loadFile, {dir} its absolute directory, {schemes} the scheme list
 	}{
 		{"invalid-ca.yaml", `{file}:8:20: tls.ca_file "./no-such-ca.pem": cannot read: no such file or directory
 hint: looked for {dir}/no-such-ca.pem (relative paths start from the configuration's directory)
@@ -190,6 +190,7 @@ hint: this msgprobe reads version 1`},
 			if !errors.As(err, &errs) {
 				t.Fatalf("error is %T, want ConfigErrors", err)
 			}
+			// {schemes} is the table's: every protocol added would change it.
 			want := strings.NewReplacer("{file}", path, "{dir}", dir, "{schemes}", schemeList()).Replace(tt.want)
 			if got := err.Error(); got != want {
 				t.Errorf("errors differ\n--- got\n%s\n--- want\n%s", got, want)

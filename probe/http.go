@@ -27,29 +27,31 @@ const (
 var errTooManyRedirects = fmt.Errorf("stopped after %d redirects", maxRedirects)
 
 var httpProtocol = Protocol{
-	Kind:   KindHTTP,
-	Proves: "an HTTP answer that meets expect",
-	Blocks: []string{"http", "expect"},
-	Expect: []string{"status", "body_contains"},
-	HTTP:   true,
-	Target: urlTarget("80"),
-	Hints:  map[string]string{"tls": "use an https:// target"},
-	Phases: []Phase{PhaseDNS, PhaseConnect, PhaseRequest, PhaseTTFB, PhaseHTTP, PhaseBody},
-	Probe:  probeHTTP,
-	Prober: func(ep *Endpoint) ProbeFunc { return newHTTPProber(ep).probe },
+	Kind:    KindHTTP,
+	Proves:  "an HTTP answer that meets expect",
+	Blocks:  []string{"http", "expect"},
+	Expect:  []string{"status", "body_contains", "json", "headers"},
+	HTTP:    true,
+	Target:  urlTarget("80"),
+	Hints:   map[string]string{"tls": "use an https:// target"},
+	Phases:  []Phase{PhaseDNS, PhaseConnect, PhaseRequest, PhaseTTFB, PhaseHTTP, PhaseBody},
+	Classes: httpExpectClasses,
+	Probe:   probeHTTP,
+	Prober:  func(ep *Endpoint) ProbeFunc { return newHTTPProber(ep).probe },
 }
 
 var httpsProtocol = Protocol{
-	Kind:   KindHTTPS,
-	Proves: "a verified TLS handshake and an HTTP answer that meets expect",
-	Blocks: []string{"http", "expect", "tls"},
-	Expect: []string{"status", "body_contains"},
-	TLS:    true,
-	HTTP:   true,
-	Target: urlTarget("443"),
-	Phases: []Phase{PhaseDNS, PhaseConnect, PhaseTLS, PhaseRequest, PhaseTTFB, PhaseHTTP, PhaseBody},
-	Probe:  probeHTTP,
-	Prober: func(ep *Endpoint) ProbeFunc { return newHTTPProber(ep).probe },
+	Kind:    KindHTTPS,
+	Proves:  "a verified TLS handshake and an HTTP answer that meets expect",
+	Blocks:  []string{"http", "expect", "tls"},
+	Expect:  []string{"status", "body_contains", "json", "headers"},
+	TLS:     true,
+	HTTP:    true,
+	Target:  urlTarget("443"),
+	Phases:  []Phase{PhaseDNS, PhaseConnect, PhaseTLS, PhaseRequest, PhaseTTFB, PhaseHTTP, PhaseBody},
+	Classes: httpExpectClasses,
+	Probe:   probeHTTP,
+	Prober:  func(ep *Endpoint) ProbeFunc { return newHTTPProber(ep).probe },
 }
 
 // probeHTTP sends one request to ep over a fresh connection and judges the
@@ -183,6 +185,10 @@ func (p *httpProber) probe(ctx context.Context, ep *Endpoint, opt *Options) (a A
 	if !ep.Expect.StatusOK(resp.StatusCode) {
 		a.Failure = &Failure{Class: ClassHTTPStatus, Phase: PhaseHTTP,
 			Err: fmt.Errorf("status %d, expected %s", resp.StatusCode, expectedStatus(ep.Expect))}
+		return a
+	}
+	if f, judged := judgeHTTPExpect(ctx, ep, resp); judged {
+		a.Failure = f
 		return a
 	}
 	if want := ep.Expect.BodyContains; want != "" {

@@ -74,13 +74,17 @@ func (l *loader) httpOptions(n *yaml.Node, ep *Endpoint) {
 
 // headers reads http.headers. Values may be secrets: no message here ever
 // quotes one.
-func (l *loader) headers(n *yaml.Node) map[string]string {
+func (l *loader) headers(n *yaml.Node) map[string]string { return l.headerMap(n, "http.headers") }
+
+// headerMap reads a mapping of header names to values, the block field
+// named in messages (http.headers, websocket.headers).
+func (l *loader) headerMap(n *yaml.Node, field string) map[string]string {
 	n = resolveAlias(n)
 	if isNullNode(n) {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		l.errorf(n, "", "http.headers must be a mapping of name: value, got %s", nodeDesc(n))
+		l.errorf(n, "", "%s must be a mapping of name: value, got %s", field, nodeDesc(n))
 		return nil
 	}
 	out := map[string]string{}
@@ -92,7 +96,7 @@ func (l *loader) headers(n *yaml.Node) map[string]string {
 			if k.Kind == yaml.ScalarNode {
 				name = strconv.Quote(k.Value)
 			}
-			l.errorf(k, "a header name is letters, digits and -", "invalid header name %s in http.headers", name)
+			l.errorf(k, "a header name is letters, digits and -", "invalid header name %s in %s", name, field)
 			continue
 		}
 		canon := strings.ToLower(k.Value)

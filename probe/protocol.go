@@ -318,7 +318,7 @@ var baseClasses = []Class{
 // nothing until the attempt's deadline: "connected, no WhatsApp handshake
 // reply in 5s". what names what was awaited.
 func noAnswer(what string, timeout time.Duration) string {
-	return fmt.Sprintf("connected, no %s in %s", what, FormatDuration(timeout))
+	return fmt.Sprintf("connected, no %s in %s", what, timeout.Round(time.Millisecond))
 }
 
 // schemeList is the schemes for a hint, in the table's order: "tcp, tls,

@@ -17,6 +17,12 @@ var protocols = []*Protocol{
 	&matrixDeliverHTTPProtocol,
 	&telegramBotProtocol,
 	&telegramBotHTTPProtocol,
+	&dnsProtocol,
+	&wsProtocol,
+	&wssProtocol,
+	&mtprotoProtocol,
+	&threemaProtocol,
+	&whatsAppProtocol, &whatsAppWSProtocol, &whatsAppWSSProtocol,
 }
 
 var blocks = []*Block{
@@ -25,9 +31,20 @@ var blocks = []*Block{
 	&tlsBlock,
 	&xmppBlock,
 	&deliverBlock,
+	&websocketBlock,
+	&mtprotoBlock,
+	&threemaBlock,
+	&whatsAppBlock,
 }
 
 var expectKeys = []*ExpectKey{
 	&expectStatus,
 	&expectBodyContains,
+	&expectJSON,
+	&expectHeaders,
+	&expectRcode,
+	&expectMinAnswers,
+	&expectAnswerContains,
+	&expectAnswerNotContains,
+	&expectOutageAnswers,
 }

@@ -209,7 +209,7 @@ func TestSchemaAndLoaderAgree(t *testing.T) {
 		"target a list":          ep("target: [tcp://h:1]"),
 		"no scheme":              ep("target: h:443"),
 		"misspelt scheme":        ep("target: htps://h/"),
-		"unsupported scheme":     ep("target: wss://h/"),
+		"unsupported scheme":     ep("target: quic://h/"),
 		"tcp without port":       ep("target: tcp://h"),
 		"tls without port":       ep("target: tls://h"),
 		"tcp with path":          ep("target: tcp://h:1/x"),
@@ -246,6 +246,20 @@ func TestSchemaAndLoaderAgree(t *testing.T) {
 		"controls a mapping":     "version: 1\ncontrols: {target: 'tcp://h:1'}\nservices: [{name: s, endpoints: [{target: 'tcp://h:1'}]}]\n",
 		"resolver without port":  "version: 1\nresolver: 9.9.9.9\nservices: [{name: s, endpoints: [{target: 'tcp://h:1'}]}]\n",
 		"a list at the top":      "- version: 1\n",
+		"ws step with two keys":  ep("target: ws://h/", "websocket: {dialogue: [{send: a, expect: b}]}"),
+		"ws step empty":          ep("target: ws://h/", "websocket: {dialogue: [{}]}"),
+		"ws bad hex":             ep("target: ws://h/", "websocket: {dialogue: [{send_hex: 0g}]}"),
+		"ws odd hex":             ep("target: ws://h/", "websocket: {dialogue: [{expect_hex: abc}]}"),
+		"ws empty expect":        ep("target: ws://h/", "websocket: {dialogue: [{expect: ''}]}"),
+		"ws empty dialogue":      ep("target: ws://h/", "websocket: {dialogue: []}"),
+		"ws reserved header":     ep("target: ws://h/", "websocket: {headers: {Sec-WebSocket-Key: x}}"),
+		"ws origin with path":    ep("target: ws://h/", "websocket: {origin: 'https://a.test/x'}"),
+		"ws max_message zero":    ep("target: ws://h/", "websocket: {max_message: 0}"),
+		"ws max_message words":   ep("target: ws://h/", "websocket: {max_message: lots}"),
+		"ws fragment":            ep("target: 'wss://h/#x'"),
+		"tls block on ws":        ep("target: ws://h/", "tls: {server_name: h}"),
+		"websocket block on tcp": ep("target: tcp://h:1", "websocket: {dialogue: [{send: x}]}"),
+		"http block on wss":      ep("target: wss://h/", "http: {method: GET}"),
 	}
 	good := map[string]string{
 		"minimal":             ep("target: tcp://h:1"),
@@ -262,6 +276,8 @@ func TestSchemaAndLoaderAgree(t *testing.T) {
 		"durations":           ep("target: tcp://h:1", "timeout: 1m30s", "degraded_latency: 1500ms"),
 		"resolver ipv6":       "version: 1\nresolver: '[2620:fe::fe]:53'\nservices: [{name: s, endpoints: [{target: 'tcp://h:1'}]}]\n",
 		"header values typed": ep("target: https://h/", "http: {headers: {X-Count: 5, X-On: true}}"),
+		"ws dialogue":         ep("target: ws://h:8080/gateway?v=10", "websocket: {subprotocols: [json], origin: 'https://a.test', headers: {X-A: 1}, max_message: 64KiB, dialogue: [{expect: '\"op\":10'}, {send: '{}'}, {send_hex: 'de:ad'}, {expect_hex: 'ca fe'}]}"),
+		"wss with tls":        ep("target: WSS://h/", "tls: {server_name: h}", "websocket:"),
 	}
 	for name, doc := range bad {
 		t.Run("bad/"+name, func(t *testing.T) {

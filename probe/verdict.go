@@ -439,9 +439,7 @@ func judgeFunctions(svc *Service, eps []EndpointResult) (Status, string) {
 type causeGroup struct {
 	cause string
 	names []string
-	// sentence is true for a protocol's own one-line reason ("sent
-	// 09:38:02, not delivered within 10s"), which follows the names after
-	// a colon rather than as a word or three.
+	// sentence is true when cause is a protocol's own sentence.
 	sentence bool
 }
 
@@ -476,6 +474,8 @@ func failingSummary(bad []*EndpointResult) string {
 		}
 		sep := " "
 		if g.sentence {
+			// A protocol's own sentence reads after a colon: "chat:
+			// connected, no WhatsApp handshake reply in 5s".
 			sep = ": "
 		}
 		parts = append(parts, compressNames(g.names)+sep+g.cause)

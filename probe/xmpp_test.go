@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"runtime"
 	"slices"
 	"strconv"
@@ -13,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/msgprobe/msgprobe/internal/fixture"
 )
@@ -242,95 +239,29 @@ func TestXMPPHugeStanza(t *testing.T) {
 	}
 }
 
-// srvDNS is a DNS server on loopback that answers SRV and A queries from
-// its tables and NXDOMAIN otherwise: enough to test XMPP's discovery.
-type srvDNS struct {
-	addr string
-	srv  map[string][]dnsmessage.SRVResource
-	a    map[string]netip.Addr
-}
+// srvDNS is the fixture DNS server with the SRV records of XMPP
+// discovery added, and its resolver in Options.
+type srvDNS struct{ *fixture.DNS }
 
-func startSRVDNS(t *testing.T, srv map[string][]dnsmessage.SRVResource, a map[string]string) *srvDNS {
+func startSRVDNS(t *testing.T, srv map[string]string, a map[string]string) *srvDNS {
 	t.Helper()
-	s := &srvDNS{srv: map[string][]dnsmessage.SRVResource{}, a: map[string]netip.Addr{}}
-	for name, rrs := range srv {
-		s.srv[strings.ToLower(name)] = rrs
-	}
+	hosts := map[string][]string{}
 	for name, ip := range a {
-		s.a[strings.ToLower(name)] = netip.MustParseAddr(ip)
+		hosts[name] = []string{ip}
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = pc.LocalAddr().String()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if resp := s.answer(buf[:n]); resp != nil {
-				_, _ = pc.WriteTo(resp, from)
-			}
+	s := &srvDNS{fixture.DNSServer(t, hosts)}
+	for name, target := range srv {
+		host, port, _ := net.SplitHostPort(target)
+		n, err := strconv.Atoi(port)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	t.Cleanup(func() { pc.Close(); wg.Wait() })
+		s.AddSRV(name, 10, 1, uint16(n), host)
+	}
 	return s
 }
 
-func (s *srvDNS) answer(query []byte) []byte {
-	var p dnsmessage.Parser
-	h, err := p.Start(query)
-	if err != nil {
-		return nil
-	}
-	q, err := p.Question()
-	if err != nil {
-		return nil
-	}
-	name := strings.ToLower(strings.TrimSuffix(q.Name.String(), "."))
-	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired}
-	srvs, ip := s.srv[name], s.a[name]
-	if srvs == nil && !ip.IsValid() {
-		rh.RCode = dnsmessage.RCodeNameError
-	}
-	b := dnsmessage.NewBuilder(nil, rh)
-	if b.StartQuestions() != nil || b.Question(q) != nil || b.StartAnswers() != nil {
-		return nil
-	}
-	rr := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}
-	switch {
-	case q.Type == dnsmessage.TypeSRV:
-		for _, srv := range srvs {
-			if b.SRVResource(rr, srv) != nil {
-				return nil
-			}
-		}
-	case q.Type == dnsmessage.TypeA && ip.Is4():
-		if b.AResource(rr, dnsmessage.AResource{A: ip.As4()}) != nil {
-			return nil
-		}
-	}
-	resp, err := b.Finish()
-	if err != nil {
-		return nil
-	}
-	return resp
-}
-
-func (s *srvDNS) options() *Options { return &Options{Resolver: NewResolver(s.addr)} }
-
-func srvRecord(target, addr string) dnsmessage.SRVResource {
-	_, port, _ := net.SplitHostPort(addr)
-	var n uint16
-	fmt.Sscan(port, &n)
-	return dnsmessage.SRVResource{Priority: 10, Weight: 1, Port: n, Target: dnsmessage.MustNewName(target + ".")}
-}
+func (s *srvDNS) options() *Options { return &Options{Resolver: s.Resolver()} }
 
 // TestXMPPSRV: without a port, the address comes from _xmpp-client._tcp,
 // and the certificate is verified for the XMPP domain, not for the SRV
@@ -339,9 +270,11 @@ func TestXMPPSRV(t *testing.T) {
 	t.Parallel() // each test runs a Prosody of its own
 	ca := fixture.NewCA(t)
 	p := fixture.StartProsody(t, ca, fixture.ProsodyConfig{DirectTLS: true})
-	dns := startSRVDNS(t, map[string][]dnsmessage.SRVResource{
-		"_xmpp-client._tcp.example.test":  {srvRecord("xmpp.hosting.test", p.Addr)},
-		"_xmpps-client._tcp.example.test": {srvRecord("xmpp.hosting.test", p.DirectTLSAddr)},
+	_, port, _ := net.SplitHostPort(p.Addr)
+	_, directPort, _ := net.SplitHostPort(p.DirectTLSAddr)
+	dns := startSRVDNS(t, map[string]string{
+		"_xmpp-client._tcp.example.test":  "xmpp.hosting.test:" + port,
+		"_xmpps-client._tcp.example.test": "xmpp.hosting.test:" + directPort,
 	}, map[string]string{"xmpp.hosting.test": "127.0.0.1"})
 
 	for _, scheme := range []string{"xmpp", "xmpps"} {

@@ -57,7 +57,7 @@ report, or the local network looks unreachable).`,
 	root.SetErr(io.Err)
 	root.SetIn(io.In)
 	root.AddCommand(newCheckCmd(io), newValidateCmd(io), newListCmd(io), newVersionCmd(io))
-	root.AddCommand(newSchemaCmd(io))
+	root.AddCommand(newSchemaCmd(io), newServeCmd(io))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return err })
 	return root
 }

@@ -28,7 +28,10 @@ func (c *checkRun) watch(ctx context.Context) error {
 		changeNote string
 		first      time.Time
 	)
-	last, err := c.loop.Repeat(ctx, round.Schedule{Interval: c.opts.Watch}, func(r *round.Result) error {
+	last, err := c.loop.Repeat(ctx, round.Schedule{Interval: c.opts.Watch}, func(r *round.Result, err error) error {
+		if err != nil {
+			return err
+		}
 		rep := r.Report
 		if r.Round == 1 {
 			first = rep.StartedAt

@@ -64,6 +64,10 @@ type Result struct {
 	// short: it is reported but not remembered, since what it did not
 	// measure is no news about the services.
 	Interrupted bool
+	// Cause is why the round ended before every endpoint had finished:
+	// probe.ErrDeadline, probe.ErrInterrupted, ctx's own cause; nil when
+	// it ran to its end.
+	Cause error
 	// Config is the configuration the round probed.
 	Config *probe.Config
 }
@@ -164,18 +168,21 @@ func (l *Loop) Probe(ctx context.Context) *Result {
 	}
 	rep := runner.Run(ctx, cfg)
 	l.Progress.End()
+	cause := context.Cause(ctx)
 	l.mu.Lock()
 	l.rounds++
 	n := l.rounds
 	l.mu.Unlock()
-	return &Result{Report: rep, Round: n, Config: cfg, Interrupted: errors.Is(context.Cause(ctx), probe.ErrInterrupted)}
+	return &Result{Report: rep, Round: n, Config: cfg, Cause: cause, Interrupted: errors.Is(cause, probe.ErrInterrupted)}
 }
 
 // Record sets the round's transitions (when tracked), then writes the
 // report files and the state, then hands the round to the sinks. A round
-// the user interrupted is reported but not remembered. The first error
-// stops it: a file that cannot be written leaves the state as it was, so
-// the next round reports the same changes again.
+// the user interrupted is reported but not remembered. A file that cannot
+// be written stops the files and the state (the state stays as it was, so
+// the next round reports the same changes again), but not the sinks: they
+// are live views, which must show the round whatever became of the files.
+// It returns the first error.
 func (l *Loop) Record(r *Result) error {
 	if l.Track {
 		l.mu.Lock()
@@ -186,20 +193,16 @@ func (l *Loop) Record(r *Result) error {
 		}
 		l.mu.Unlock()
 	}
-	if err := l.Files.Write(r.Report); err != nil {
-		return err
-	}
-	if l.Store != nil && !r.Interrupted {
-		if err := l.Store.Save(l.State()); err != nil {
-			return err
-		}
+	err := l.Files.Write(r.Report)
+	if err == nil && l.Store != nil && !r.Interrupted {
+		err = l.Store.Save(l.State())
 	}
 	for _, s := range l.Sinks {
-		if err := s.Deliver(r); err != nil {
-			return err
+		if serr := s.Deliver(r); err == nil {
+			err = serr
 		}
 	}
-	return nil
+	return err
 }
 
 // Round probes and records one round.
@@ -243,11 +246,13 @@ func (s Schedule) Wait(started, ended time.Time) time.Duration {
 	return max(d, 0)
 }
 
-// Repeat runs rounds until ctx ends, calling each after every recorded
-// round. A round cut short by the end of ctx is dropped unless it is the
-// first: a driver always has one round to show. It returns the last
-// round delivered, and the first error of Record or each.
-func (l *Loop) Repeat(ctx context.Context, s Schedule, each func(*Result) error) (*Result, error) {
+// Repeat runs rounds until ctx ends, calling each after every round with
+// the error Record returned for it (an unwritable report file): each
+// decides whether that ends the loop (--watch) or is logged (serve). A
+// round cut short by the end of ctx is dropped unless it is the first: a
+// driver always has one round to show. It returns the last round
+// delivered, and the error each returned, if any.
+func (l *Loop) Repeat(ctx context.Context, s Schedule, each func(*Result, error) error) (*Result, error) {
 	var last *Result
 	for {
 		started := time.Now()
@@ -255,14 +260,13 @@ func (l *Loop) Repeat(ctx context.Context, s Schedule, each func(*Result) error)
 		if ctx.Err() != nil && last != nil {
 			return last, nil
 		}
-		if err := l.Record(r); err != nil {
-			return r, err
-		}
+		err := l.Record(r)
 		last = r
 		if each != nil {
-			if err := each(r); err != nil {
-				return r, err
-			}
+			err = each(r, err)
+		}
+		if err != nil {
+			return r, err
 		}
 		if ctx.Err() != nil {
 			return last, nil

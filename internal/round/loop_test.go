@@ -193,7 +193,10 @@ func TestRepeatRoundsNeverOverlap(t *testing.T) {
 		return nil
 	})}
 	// An interval shorter than a round: each round follows the last at once.
-	last, err := loop.Repeat(ctx, Schedule{Interval: time.Nanosecond, FromStart: true, Jitter: 0.5}, func(r *Result) error {
+	last, err := loop.Repeat(ctx, Schedule{Interval: time.Nanosecond, FromStart: true, Jitter: 0.5}, func(r *Result, err error) error {
+		if err != nil {
+			return err
+		}
 		spans = append(spans, [2]time.Time{r.Report.StartedAt, r.Report.StartedAt.Add(r.Report.Duration)})
 		if len(spans) == 5 {
 			cancel()
@@ -229,8 +232,8 @@ func TestRepeatDropsACutRoundButNotTheFirst(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	time.AfterFunc(200*time.Millisecond, func() { cancel(probe.ErrInterrupted) })
 	n := 0
-	last, err := loop.Repeat(ctx, Schedule{Interval: time.Hour}, func(*Result) error { n++; return nil })
-	if err != nil || n != 1 || last == nil || !last.Interrupted || last.Round != 1 {
+	last, err := loop.Repeat(ctx, Schedule{Interval: time.Hour}, func(_ *Result, err error) error { n++; return err })
+	if err != nil || n != 1 || last == nil || !last.Interrupted || last.Cause != probe.ErrInterrupted || last.Round != 1 {
 		t.Fatalf("first round cut short: err %v, delivered %d, last %+v", err, n, last)
 	}
 }
