@@ -112,7 +112,7 @@ services:
 
 // TestXMPPSilentListenerThroughTheBinary: a listener that accepts TCP and says nothing is
 // down under xmpp:// with protocol_timeout while tcp:// on the same port is
-// up.
+// up, and the service line names both layers.
 func TestXMPPSilentListenerThroughTheBinary(t *testing.T) {
 	dir := t.TempDir()
 	addr := fixture.TCPListener(t)
@@ -120,11 +120,13 @@ func TestXMPPSilentListenerThroughTheBinary(t *testing.T) {
 defaults: {timeout: 1s, samples: 1}
 services:
   - name: Chat
+    functions: {messaging: {critical: true}}
     endpoints:
       - name: port
         target: tcp://%[1]s
       - name: stream
         target: xmpp://%[1]s
+        role: messaging
         xmpp: {domain: example.test}
 `, addr))
 	r := msgprobe(t, dir, "", "check", "-c", "c.yaml", "-f", "json")
@@ -142,13 +144,13 @@ services:
 	if !strings.Contains(eps[1].Reason, "connected, no XMPP stream header in 1s") {
 		t.Errorf("xmpp:// reason %q", eps[1].Reason)
 	}
-	// The service line names the failing layer and endpoint; that the
-	// port itself answered shows in the tcp:// endpoint's own line.
-	if svc := rep.Services[0]; !strings.Contains(svc.Reason, "stream: 1/1 attempts: connected, no XMPP stream header in 1s") {
-		t.Errorf("service reason %q", svc.Reason)
+	// The service line names both layers: the stream that connected and
+	// never answered, and the port that is up.
+	if svc := rep.Services[0]; svc.Status != "down" || svc.Reason != "messaging down (stream: connected, no XMPP stream header in 1s), port up" {
+		t.Errorf("service %s, reason %q", svc.Status, svc.Reason)
 	}
 	text := msgprobe(t, dir, "", "check", "-c", "c.yaml")
-	if !strings.Contains(text.stdout, "connected, no XMPP stream header in 1s") {
+	if !strings.Contains(text.stdout, "messaging down (stream: connected, no XMPP stream header in 1s), port up") {
 		t.Errorf("text report does not give the XMPP reason:\n%s", text.stdout)
 	}
 }
