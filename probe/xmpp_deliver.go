@@ -382,7 +382,7 @@ func (s *xmppSession) bind() (string, *Failure) {
 			return "", &Failure{Class: ClassProtocol, Phase: PhaseLogin,
 				Err: fmt.Errorf("XMPP server refused to bind a resource: %s", stanzaError(e))}
 		}
-		jid := strings.TrimSpace(e.Child(xmpp.NSBind, "bind").Child(xmpp.NSBind, "jid").Text)
+		jid := strings.TrimSpace(e.Child(xmpp.NSBind, "bind").ChildText(xmpp.NSBind, "jid"))
 		if !validJID(jid) || !strings.Contains(jid, "/") {
 			return "", &Failure{Class: ClassProtocol, Phase: PhaseLogin,
 				Err: errors.New("XMPP server bound a resource without a full JID")}
@@ -431,7 +431,7 @@ func (s *xmppSession) waitFor(id, to string, deadline time.Time) *Failure {
 		}
 		switch {
 		case e.Is(xmpp.NSClient, "message"):
-			if e.AttrValue("id") != id && !(bareJID(e.AttrValue("from")) == bareJID(to) && strings.Contains(e.Child(xmpp.NSClient, "body").Text, id)) {
+			if e.AttrValue("id") != id && !(bareJID(e.AttrValue("from")) == bareJID(to) && strings.Contains(e.ChildText(xmpp.NSClient, "body"), id)) {
 				continue
 			}
 			if e.AttrValue("type") == "error" {
@@ -471,7 +471,7 @@ func (s *xmppSession) answerIQ(e *xmpp.Element) {
 // stanzaError is the condition of a stanza's <error/> (RFC 6120 §8.3),
 // "undefined-condition" when it names none.
 func stanzaError(e *xmpp.Element) string {
-	for _, c := range e.Child(xmpp.NSClient, "error").Children {
+	for _, c := range e.ChildElements(xmpp.NSClient, "error") {
 		if c.Name.Space == xmpp.NSStanzaErrors && c.Name.Local != "text" {
 			return cleanText(c.Name.Local)
 		}

@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -325,5 +326,69 @@ services:
 	}
 	if took := time.Since(start); took > ep.Timeout+time.Second {
 		t.Errorf("took %v", took)
+	}
+}
+
+// TestXMPPDeliverHostile: a server that logs the client in and then
+// misbehaves ends each attempt within its timeout, with the class and
+// phase of what it did, and without the prober's memory growing with a
+// flood.
+func TestXMPPDeliverHostile(t *testing.T) {
+	ca := fixture.NewCA(t)
+	for _, tc := range []struct {
+		name  string
+		after fixture.XMPPAfterLogin
+		class Class
+		phase Phase
+		msg   string
+	}{
+		{"echo", fixture.XMPPEcho, "", "", ""},
+		{"ping while waiting", fixture.XMPPPingWhileWaiting, "", "", ""},
+		{"bind without jid", fixture.XMPPBindWithoutJID, ClassProtocol, PhaseLogin, "XMPP server bound a resource without a full JID"},
+		{"bounce without condition", fixture.XMPPBounceWithoutCondition, ClassSendRefused, PhaseSend, "XMPP server bounced the message: undefined-condition"},
+		{"flood while waiting", fixture.XMPPFloodWhileWaiting, ClassProtocol, PhaseDeliver, "XMPP server sent more than 1 MiB of other stanzas"},
+		{"huge stanza while waiting", fixture.XMPPHugeWhileWaiting, ClassProtocol, PhaseDeliver, "XMPP server sent more than 128 KiB without finishing its answer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := fixture.XMPPLoginServer(t, ca, "example.test", tc.after)
+			cfg := fmt.Sprintf(`version: 1
+services:
+  - name: chat
+    endpoints:
+      - target: xmpp+deliver://user@%s
+        timeout: 3s
+        xmpp: {domain: example.test}
+        deliver: {password: "${XMPP_PASSWORD}", within: 2s}
+`, addr) + caBlock(ca)
+			c, err := Load("delivery.yaml", []byte(cfg), envOf(map[string]string{"XMPP_PASSWORD": testSecret}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ep := c.Services[0].Endpoints[0]
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			a := runProbe(t, ep, nil, ep.Timeout)
+			took := time.Since(start)
+			runtime.ReadMemStats(&after)
+			if took > ep.Timeout+time.Second {
+				t.Errorf("took %v", took)
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 32<<20 {
+				t.Errorf("allocated %d MiB during the attempt", grew>>20)
+			}
+			if tc.class == "" {
+				wantOK(t, a)
+				if a.Details["sasl_mechanism"] != "PLAIN" {
+					t.Errorf("mechanism %v, want PLAIN (inside TLS)", a.Details["sasl_mechanism"])
+				}
+				return
+			}
+			wantFailure(t, a, tc.class, tc.phase)
+			if !strings.HasPrefix(a.Failure.Error(), tc.msg) {
+				t.Errorf("message %q, want it to start with %q", a.Failure.Error(), tc.msg)
+			}
+		})
 	}
 }

@@ -216,6 +216,25 @@ func (e *Element) Child(space, local string) *Element {
 	return nil
 }
 
+// ChildText is the text of e's first child with this namespace and local
+// name, "" when e or the child is missing: a server's stanza may lack
+// any element a caller looks for.
+func (e *Element) ChildText(space, local string) string {
+	if c := e.Child(space, local); c != nil {
+		return c.Text
+	}
+	return ""
+}
+
+// ChildElements are the children of e's first child with this namespace
+// and local name, nil when either is missing.
+func (e *Element) ChildElements(space, local string) []*Element {
+	if c := e.Child(space, local); c != nil {
+		return c.Children
+	}
+	return nil
+}
+
 // AttrValue is the value of e's unqualified attribute local, "" if absent.
 func (e *Element) AttrValue(local string) string {
 	if e == nil {
