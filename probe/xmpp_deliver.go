@@ -394,14 +394,16 @@ func (s *xmppSession) bind() (string, *Failure) {
 
 // xmppMessage is the probe message: marked as a probe, with hints
 // (XEP-0334) that servers keep it out of archives and offline storage, so
-// that it leaves nothing behind.
+// that it leaves nothing behind, and marked private (XEP-0280) so that no
+// carbon copy goes to the account's other clients: only `to` receives it.
 func xmppMessage(to, id, text string) []byte {
 	var b strings.Builder
 	b.WriteString("<message type='chat' to='")
 	_ = xml.EscapeText(&b, []byte(to))
 	b.WriteString("' id='" + id + "'><body>")
 	_ = xml.EscapeText(&b, []byte(text))
-	b.WriteString("</body><no-store xmlns='urn:xmpp:hints'/><no-permanent-store xmlns='urn:xmpp:hints'/></message>")
+	b.WriteString("</body><no-store xmlns='urn:xmpp:hints'/><no-permanent-store xmlns='urn:xmpp:hints'/>" +
+		"<private xmlns='urn:xmpp:carbons:2'/></message>")
 	return []byte(b.String())
 }
 

@@ -392,3 +392,12 @@ services:
 		})
 	}
 }
+
+func TestXMPPMessage(t *testing.T) {
+	got := string(xmppMessage("a'b@example.test/r<1>", "0123", "msgprobe probe 2026-12-01T09:38:02Z 0123 & more"))
+	want := "<message type='chat' to='a&#39;b@example.test/r&lt;1&gt;' id='0123'><body>msgprobe probe 2026-12-01T09:38:02Z 0123 &amp; more</body>" +
+		"<no-store xmlns='urn:xmpp:hints'/><no-permanent-store xmlns='urn:xmpp:hints'/><private xmlns='urn:xmpp:carbons:2'/></message>"
+	if got != want {
+		t.Errorf("message\n%s\nwant\n%s", got, want)
+	}
+}
