@@ -117,7 +117,7 @@ func TestXMPPSilentListenerThroughTheBinary(t *testing.T) {
 	dir := t.TempDir()
 	addr := fixture.TCPListener(t)
 	writeFile(t, dir, "c.yaml", fmt.Sprintf(`version: 1
-defaults: {timeout: 1s, samples: 1}
+defaults: {timeout: 2s, samples: 1}
 services:
   - name: Chat
     functions: {messaging: {critical: true}}
@@ -141,16 +141,16 @@ services:
 	if eps[1].Status != "down" || len(eps[1].Errors) == 0 || eps[1].Errors[0].Class != "protocol_timeout" || eps[1].Errors[0].Phase != "stream" {
 		t.Fatalf("xmpp:// %s %+v, want down with protocol_timeout at stream", eps[1].Status, eps[1].Errors)
 	}
-	if !strings.Contains(eps[1].Reason, "connected, no XMPP stream header in 1s") {
+	if !strings.Contains(eps[1].Reason, "connected, no XMPP stream header in 2s") {
 		t.Errorf("xmpp:// reason %q", eps[1].Reason)
 	}
 	// The service line names both layers: the stream that connected and
 	// never answered, and the port that is up.
-	if svc := rep.Services[0]; svc.Status != "down" || svc.Reason != "messaging down (stream: connected, no XMPP stream header in 1s), port up" {
+	if svc := rep.Services[0]; svc.Status != "down" || svc.Reason != "messaging down (stream: connected, no XMPP stream header in 2s), port up" {
 		t.Errorf("service %s, reason %q", svc.Status, svc.Reason)
 	}
 	text := msgprobe(t, dir, "", "check", "-c", "c.yaml")
-	if !strings.Contains(text.stdout, "messaging down (stream: connected, no XMPP stream header in 1s), port up") {
+	if !strings.Contains(text.stdout, "messaging down (stream: connected, no XMPP stream header in 2s), port up") {
 		t.Errorf("text report does not give the XMPP reason:\n%s", text.stdout)
 	}
 }
