@@ -1,8 +1,9 @@
 package probe
 
 import (
-	"gopkg.in/yaml.v3"
 	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
 
 	"bytes"
 	"errors"

@@ -30,16 +30,19 @@ func (o *Options) resolver() *net.Resolver {
 	return o.Resolver
 }
 
-// dial opens a fresh connection to ep, timing the lookup and the connect
-// into t. The connection's deadline is ctx's, and it is cut short when ctx
+// dial opens a fresh connection to ep for attempt a, timing the lookup and
+// the connect into a's timings and recording the address connected to; on
+// failure it records why in a.Failure and returns nil. The connection's deadline is ctx's, and it is cut short when ctx
 // is canceled, so that no read, write or handshake on it outlives ctx
 // whatever the peer does.
-func dial(ctx context.Context, ep *Endpoint, opt *Options, t *Timings) (net.Conn, *Failure) {
-	conn, f := dialHost(ctx, ep.Host, ep.Port, opt, t, nil)
+func dial(ctx context.Context, ep *Endpoint, opt *Options, a *Attempt) net.Conn {
+	conn, f := dialHost(ctx, ep.Host, ep.Port, opt, &a.Timings, nil)
 	if f != nil {
-		return nil, f
+		a.Failure = f
+		return nil
 	}
-	return conn, nil
+	a.RemoteAddr = conn.RemoteAddr().String()
+	return conn
 }
 
 // dialHost is dial for any host and port, such as a redirect's. When

@@ -4,12 +4,13 @@ import (
 	"time"
 
 	"encoding/json"
-	"github.com/msgprobe/msgprobe/internal/fixture"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/msgprobe/msgprobe/internal/fixture"
 )
 
 func mustPath(t testing.TB, path string) []pathStep {

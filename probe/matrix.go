@@ -181,10 +181,7 @@ func (p *matrixProber) probe(ctx context.Context, ep *Endpoint, opt *Options) (a
 	// Where the account's sync stands before the message, so that the
 	// wait reads only what comes after it.
 	t := time.Now()
-	ans, f := c.do(ctx, PhaseSend, "GET", "/_matrix/client/v3/sync?timeout=0&filter="+url.QueryEscape(filter), auth, nil, maxMatrixSync)
-	if f == nil {
-		f = matrixStatus(ans, PhaseSend, "reading the room's position", secrets)
-	}
+	ans, f := matrixCall(ctx, c, PhaseSend, "GET", "/_matrix/client/v3/sync?timeout=0&filter="+url.QueryEscape(filter), auth, nil, maxMatrixSync, "reading the room's position")
 	if f != nil {
 		a.Failure = f
 		return a
@@ -200,10 +197,7 @@ func (p *matrixProber) probe(ctx context.Context, ep *Endpoint, opt *Options) (a
 	sendStart := time.Now()
 	deadline := sendStart.Add(p.o.Within)
 	body := map[string]string{"msgtype": "m.notice", "body": text}
-	ans, f = c.do(ctx, PhaseSend, "PUT", "/_matrix/client/v3/rooms/"+seg(s.roomID)+"/send/m.room.message/"+seg("msgprobe-"+id), auth, body, maxMatrixAnswer)
-	if f == nil {
-		f = matrixStatus(ans, PhaseSend, "", secrets)
-	}
+	ans, f = matrixCall(ctx, c, PhaseSend, "PUT", "/_matrix/client/v3/rooms/"+seg(s.roomID)+"/send/m.room.message/"+seg("msgprobe-"+id), auth, body, maxMatrixAnswer, "")
 	a.Timings.AddStep(PhaseSend, time.Since(t))
 	if f != nil {
 		a.Failure = f
@@ -242,10 +236,7 @@ func (p *matrixProber) login(ctx context.Context, c *apiClient) (*matrixSession,
 	s := &matrixSession{}
 	if p.o.AccessToken.set() {
 		s.token = p.o.AccessToken
-		ans, f := c.do(ctx, PhaseLogin, "GET", "/_matrix/client/v3/account/whoami", bearer(s.token), nil, maxMatrixAnswer)
-		if f == nil {
-			f = matrixStatus(ans, PhaseLogin, "", c.secrets)
-		}
+		ans, f := matrixCall(ctx, c, PhaseLogin, "GET", "/_matrix/client/v3/account/whoami", bearer(s.token), nil, maxMatrixAnswer, "")
 		if f != nil {
 			return nil, f
 		}
@@ -262,10 +253,7 @@ func (p *matrixProber) login(ctx context.Context, c *apiClient) (*matrixSession,
 			"device_id":                   "MSGPROBE",
 			"initial_device_display_name": "msgprobe delivery probe",
 		}
-		ans, f := c.do(ctx, PhaseLogin, "POST", "/_matrix/client/v3/login", nil, body, maxMatrixAnswer)
-		if f == nil {
-			f = matrixStatus(ans, PhaseLogin, "", c.secrets)
-		}
+		ans, f := matrixCall(ctx, c, PhaseLogin, "POST", "/_matrix/client/v3/login", nil, body, maxMatrixAnswer, "")
 		if f != nil {
 			return nil, f
 		}
@@ -278,10 +266,7 @@ func (p *matrixProber) login(ctx context.Context, c *apiClient) (*matrixSession,
 	}
 	s.roomID = p.o.Room
 	if strings.HasPrefix(p.o.Room, "#") {
-		ans, f := c.do(ctx, PhaseLogin, "GET", "/_matrix/client/v3/directory/room/"+seg(p.o.Room), bearer(s.token), nil, maxMatrixAnswer)
-		if f == nil {
-			f = matrixStatus(ans, PhaseLogin, "looking up the room alias", c.secrets)
-		}
+		ans, f := matrixCall(ctx, c, PhaseLogin, "GET", "/_matrix/client/v3/directory/room/"+seg(p.o.Room), bearer(s.token), nil, maxMatrixAnswer, "looking up the room alias")
 		if f != nil {
 			return nil, f
 		}
@@ -385,6 +370,16 @@ func matrixFilter(room string) string {
 
 // matrixStatus judges an answer's status; nil for 200. what names the
 // step in the message when it is not the phase's own.
+// matrixCall is c.do for the Matrix client API: an answer other than 200
+// is a failure classed by matrixStatus, what naming the step.
+func matrixCall(ctx context.Context, c *apiClient, phase Phase, method, path string, auth http.Header, body any, limit int64, what string) (apiAnswer, *Failure) {
+	ans, f := c.do(ctx, phase, method, path, auth, body, limit)
+	if f == nil {
+		f = matrixStatus(ans, phase, what, c.secrets)
+	}
+	return ans, f
+}
+
 func matrixStatus(ans apiAnswer, phase Phase, what string, secrets []string) *Failure {
 	if ans.Status == http.StatusOK {
 		return nil

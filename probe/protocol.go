@@ -255,9 +255,6 @@ var commonEndpointKeys = []string{"name", "target", "critical", "role", "timeout
 // ProtocolOf returns the protocol of a kind, nil for an unknown kind.
 func ProtocolOf(k Kind) *Protocol { return theRegistry().byKind[k] }
 
-// Protocols lists every protocol, in the order of the table.
-func Protocols() []*Protocol { return slices.Clone(protocols) }
-
 // Schemes lists the supported schemes, sorted.
 func Schemes() []string { return slices.Clone(theRegistry().schemes) }
 
@@ -273,7 +270,7 @@ func (k Kind) UsesHTTP() bool {
 	return p != nil && p.HTTP
 }
 
-// Accepts reports whether endpoints of this kind may carry block.
+// accepts reports whether endpoints of this kind may carry block.
 func (p *Protocol) accepts(block string) bool { return slices.Contains(p.Blocks, block) }
 
 // classInfo returns what a protocol declared about class c.
@@ -323,7 +320,20 @@ var baseClasses = []Class{
 // nothing until the attempt's deadline: "connected, no WhatsApp handshake
 // reply in 5s". what names what was awaited.
 func noAnswer(what string, timeout time.Duration) string {
-	return fmt.Sprintf("connected, no %s in %s", what, timeout.Round(time.Millisecond))
+	return "connected, no " + what + " in " + formatTimeout(timeout)
+}
+
+// formatTimeout writes a timeout the way a config says it: "5s", "1.5s",
+// "500ms".
+func formatTimeout(d time.Duration) string {
+	if d <= 0 {
+		return "the time given"
+	}
+	d = d.Round(time.Millisecond)
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
 }
 
 // schemeList is the schemes for a hint, in the table's order: "tcp, tls,

@@ -1,6 +1,9 @@
 package probe
 
 import (
+	"bytes"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -26,7 +29,7 @@ func TestProtocolTableIsComplete(t *testing.T) {
 			t.Errorf("protocol %s runs once per account but names no account", p.Kind)
 		}
 		for _, c := range p.Classes {
-			if slicesContains(baseClasses, c.Class) {
+			if slices.Contains(baseClasses, c.Class) {
 				t.Errorf("protocol %s redeclares the base class %s", p.Kind, c.Class)
 			}
 			if other, dup := seen[c.Class]; dup && other != p.Kind {
@@ -43,15 +46,6 @@ func TestProtocolTableIsComplete(t *testing.T) {
 	}
 }
 
-func slicesContains(list []Class, c Class) bool {
-	for _, x := range list {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
-
 // A block named by a protocol that does not take it is an error at the
 // block's key, naming the kind; a null block is accepted.
 func TestBlockOnTheWrongKind(t *testing.T) {
@@ -60,5 +54,24 @@ func TestBlockOnTheWrongKind(t *testing.T) {
 		"c.yaml:8:9: tls block does not apply to tcp:// targets\nhint: use a tls:// target to check the handshake"
 	if err == nil || err.Error() != want {
 		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+}
+
+// The README's taxonomy names every scheme and every failure class a
+// report may carry: a protocol added without its documentation fails here.
+func TestREADMENamesEverySchemeAndClass(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range Schemes() {
+		if !bytes.Contains(readme, []byte("`"+s+"://")) {
+			t.Errorf("README.md never shows a `%s://` target", s)
+		}
+	}
+	for _, c := range Classes() {
+		if !bytes.Contains(readme, []byte("`"+string(c)+"`")) {
+			t.Errorf("README.md never names the class `%s`", c)
+		}
 	}
 }

@@ -222,7 +222,7 @@ func signalRead(ctx context.Context, c *wsConn, what string) (signal.Message, *F
 	if f != nil {
 		if f.Class == ClassProtocolTimeout {
 			f = &Failure{Class: ClassProtocolTimeout, Phase: PhaseDialogue,
-				Err: &describedError{"connected, no Signal " + what + " in " + formatTimeout(c.timeout), f.Err}}
+				Err: &describedError{noAnswer("Signal "+what, c.timeout), f.Err}}
 		}
 		return signal.Message{}, f
 	}

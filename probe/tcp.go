@@ -12,12 +12,10 @@ func probeTCP(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 	start := time.Now()
 	defer func() { a.Timings.Total = time.Since(start) }()
 
-	conn, f := dial(ctx, ep, opt, &a.Timings)
-	if f != nil {
-		a.Failure = f
+	conn := dial(ctx, ep, opt, &a)
+	if conn == nil {
 		return a
 	}
-	a.RemoteAddr = conn.RemoteAddr().String()
 	_ = conn.Close()
 	return a
 }

@@ -89,13 +89,11 @@ func probeThreema(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 		keys = threema.PublishedKeys()
 	}
 
-	conn, f := dial(ctx, ep, opt, &a.Timings)
-	if f != nil {
-		a.Failure = f
+	conn := dial(ctx, ep, opt, &a)
+	if conn == nil {
 		return a
 	}
 	defer conn.Close()
-	a.RemoteAddr = conn.RemoteAddr().String()
 
 	hs := time.Now()
 	defer func() { a.Timings.AddStep(PhaseHandshake, time.Since(hs)) }()

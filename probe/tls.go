@@ -13,13 +13,11 @@ func probeTLS(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) {
 	start := time.Now()
 	defer func() { a.Timings.Total = time.Since(start) }()
 
-	conn, f := dial(ctx, ep, opt, &a.Timings)
-	if f != nil {
-		a.Failure = f
+	conn := dial(ctx, ep, opt, &a)
+	if conn == nil {
 		return a
 	}
 	defer conn.Close()
-	a.RemoteAddr = conn.RemoteAddr().String()
 
 	cfg := clientTLSConfig(ep)
 	tc := tls.Client(conn, cfg)

@@ -217,13 +217,11 @@ func probeWhatsApp(ctx context.Context, ep *Endpoint, opt *Options) (a Attempt) 
 	}
 	var hs whatsAppStream
 	if ep.Kind == KindWhatsApp {
-		conn, f := dial(ctx, ep, opt, &a.Timings)
-		if f != nil {
-			a.Failure = f
+		conn := dial(ctx, ep, opt, &a)
+		if conn == nil {
 			return a
 		}
 		defer conn.Close()
-		a.RemoteAddr = conn.RemoteAddr().String()
 		hs = &whatsAppTCPStream{conn: conn}
 	} else {
 		u := *ep.URL
@@ -387,7 +385,7 @@ func whatsAppFailure(ctx context.Context, err error, got int, timeout time.Durat
 	case ClassTimeout, ClassProtocolTimeout:
 		// formatTimeout writes 5s as "5s", as people do (noAnswer's
 		// FormatDuration would say "5.00s").
-		msg := "connected, no WhatsApp handshake reply in " + formatTimeout(timeout)
+		msg := noAnswer("WhatsApp handshake reply", timeout)
 		if got > 0 {
 			msg = fmt.Sprintf("connected, WhatsApp handshake reply incomplete after %s (%d bytes)", formatTimeout(timeout), got)
 		}

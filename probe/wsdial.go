@@ -293,7 +293,7 @@ func upgradeFailure(ctx context.Context, err error, raw *boundConn, guard *frame
 	}
 	switch f.Class {
 	case ClassTimeout:
-		msg := "connected, no WebSocket upgrade in " + formatTimeout(timeout)
+		msg := noAnswer("WebSocket upgrade", timeout)
 		if guard.seenBytes() > 0 {
 			msg = "connected, WebSocket upgrade answer incomplete after " + formatTimeout(timeout)
 		}
@@ -356,7 +356,7 @@ func (c *wsConn) readFailure(ctx context.Context, err error, phase Phase) *Failu
 	switch f.Class {
 	case ClassTimeout:
 		return &Failure{Class: ClassProtocolTimeout, Phase: phase,
-			Err: &describedError{"connected, no WebSocket message in " + formatTimeout(c.timeout), err}}
+			Err: &describedError{noAnswer("WebSocket message", c.timeout), err}}
 	case ClassProtocol:
 		return &Failure{Class: ClassProtocol, Phase: phase,
 			Err: &describedError{"WebSocket protocol error: " + wsErrorText(err), err}}
@@ -431,19 +431,6 @@ func shortQuote(b []byte) string {
 // quoteText quotes a server's text in backquotes when it can be read so,
 // which keeps JSON legible (`{"op":9}`), and Go-quoted otherwise.
 func quoteText(b []byte) string { return fmt.Sprintf("%#q", b) }
-
-// formatTimeout writes a timeout the way a config says it: "5s", "1.5s",
-// "500ms".
-func formatTimeout(d time.Duration) string {
-	if d <= 0 {
-		return "the time given"
-	}
-	d = d.Round(time.Millisecond)
-	if d%time.Second == 0 {
-		return fmt.Sprintf("%ds", d/time.Second)
-	}
-	return d.String()
-}
 
 // formatSize writes a byte count: "1 MiB", "64 KiB", "1000 bytes".
 func formatSize(n int64) string {

@@ -21,7 +21,7 @@ import (
 // since when Beta is down, from the loop's state.
 func TestLiveStatusPage(t *testing.T) {
 	up := fixture.TCPListener(t)
-	beta := newSwitchListener(t)
+	beta := newSwitchable(t)
 	cfg, err := probe.Load("live.yaml", []byte(fmt.Sprintf(`version: 1
 defaults: {timeout: 2s, samples: 1}
 services:
@@ -61,7 +61,7 @@ services:
 	defer cancel()
 	for i := range 3 {
 		if i == 2 {
-			beta.close()
+			beta.down()
 		}
 		if _, err := loop.Round(ctx); err != nil {
 			t.Fatal(err)

@@ -20,41 +20,6 @@ import (
 	"github.com/msgprobe/msgprobe/internal/fixture"
 )
 
-// switchListener is a loopback TCP listener a test closes to make a
-// service refused.
-type switchListener struct {
-	ln   net.Listener
-	once sync.Once
-	wg   sync.WaitGroup
-}
-
-func newSwitchListener(t *testing.T) *switchListener {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &switchListener{ln: ln}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(s.close)
-	return s
-}
-
-func (s *switchListener) addr() string { return s.ln.Addr().String() }
-
-func (s *switchListener) close() {
-	s.once.Do(func() { s.ln.Close(); s.wg.Wait() })
-}
-
 // freeLoopbackPort returns a port free a moment ago, for a server (such as
 // Prometheus) that cannot say which port it took.
 func freeLoopbackPort(t *testing.T) string {
@@ -84,10 +49,10 @@ func TestPrometheusComparesVantagePoints(t *testing.T) {
 		fixture.Missing(t, "prometheus", "prometheus not found: bash .ci/run unpacks it from Debian's prometheus package (apt-get download prometheus)")
 	}
 	dir := t.TempDir()
-	control := newSwitchListener(t)
-	alphaParis := newSwitchListener(t)
-	refused := newSwitchListener(t)
-	refused.close()
+	control := newSwitchable(t)
+	alphaParis := newSwitchable(t)
+	refused := newSwitchable(t)
+	refused.down()
 	vantageConfig := func(name, alpha string) {
 		writeFile(t, dir, name, fmt.Sprintf(`version: 1
 defaults: {timeout: 1s, samples: 1}
@@ -231,7 +196,7 @@ scrape_configs:
 		t.Errorf("VantageNetworkProblem description: %q", d)
 	}
 
-	alphaParis.close()
+	alphaParis.down()
 	until("MessagingServiceDown for Alpha", 90*time.Second, func() bool {
 		got = alerts()
 		return firing(got, "MessagingServiceDown", map[string]string{"service": "Alpha"}) != nil
@@ -320,9 +285,9 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // renamed family cannot leave the rules silently matching nothing.
 func TestExampleRulesUseServedMetricNames(t *testing.T) {
 	dir := t.TempDir()
-	up := newSwitchListener(t)
-	refused := newSwitchListener(t)
-	refused.close()
+	up := newSwitchable(t)
+	refused := newSwitchable(t)
+	refused.down()
 	serveConfig(t, dir, "s.yaml", up.addr(), up.addr(), refused.addr())
 	// A TLS endpoint too, for the certificate's family.
 	ca := fixture.NewCA(t)
